@@ -35,3 +35,18 @@ if [[ ! -f $smol ]]; then
     cp "$src" "$smol.tmp"
     mv "$smol.tmp" "$smol"
 fi
+
+# Random weights in Qwen2.5-0.5B's shapes with the real Qwen2 vocabulary (the
+# qwen2 family's test model). The llama.cpp references in tests/reference/decoder
+# were computed on exactly these bytes, so the checksum is checked.
+qwen=models/qwen2-random-Q8_0.gguf
+qwen_sha=1ec531e1b364f9cfca4352392c793baaaa20fd46bf9fd5d60b977d9b6ab352ec
+if [[ ! -f $qwen ]] || ! echo "$qwen_sha  $qwen" | sha256sum -c --quiet 2>/dev/null; then
+    echo "get-models: qwen2 with random weights (tools/reference/make_qwen2_random.py)"
+    "${PIP[@]}" gguf==0.19.0 numpy
+    "$PY" tools/reference/make_qwen2_random.py
+    if ! echo "$qwen_sha  $qwen" | sha256sum -c --quiet; then
+        echo "get-models: $qwen differs from the file the references were made on" >&2
+        exit 1
+    fi
+fi

@@ -1,0 +1,331 @@
+// The CPU backend: ops run at once on host memory, split across a persistent
+// thread pool. Weights are used in place from the mmap'd model file.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <thread>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu/kernels.h"
+#include "backend/thread_pool.h"
+#include "format/error.h"
+#include "tensor/fp16.h"
+#include "tensor/tensor_type.h"
+
+namespace slim {
+
+namespace {
+
+struct AlignedFree {
+    void operator()(void* p) const { std::free(p); }
+};
+
+class CpuBackend final : public Backend {
+public:
+    explicit CpuBackend(const CpuBackendOptions& options)
+        : pool_(options.n_threads > 0 ? options.n_threads
+                                      : std::max(1, int(std::thread::hardware_concurrency()))) {}
+
+    std::string name() const override { return fmt::format("cpu ({} threads, scalar)", pool_.size()); }
+
+    Tensor weight(GgmlType type, int64_t n_cols, int64_t n_rows, const void* bytes) override {
+        if (!cpu::scalar_matmul_kernel(type) && type != GgmlType::f32) {
+            throw Error(ErrorKind::unsupported, "", "weight type", std::nullopt,
+                        "a type the CPU backend computes with", std::string(ggml_type_name(type)));
+        }
+        return Tensor{const_cast<void*>(bytes), type, n_cols, n_rows, tensor_row_bytes(type, n_cols)};
+    }
+
+    Tensor alloc(GgmlType type, int64_t n_cols, int64_t n_rows) override {
+        size_t rb = tensor_row_bytes(type, n_cols);
+        size_t bytes = (rb * size_t(n_rows) + 63) / 64 * 64;
+        void* p = std::aligned_alloc(64, std::max<size_t>(bytes, 64));
+        if (!p) throw std::bad_alloc();
+        std::memset(p, 0, bytes);
+        buffers_.emplace_back(p);
+        return Tensor{p, type, n_cols, n_rows, rb};
+    }
+
+    void free(const Tensor& t) override {
+        for (auto it = buffers_.begin(); it != buffers_.end(); ++it) {
+            if (it->get() == t.data) {
+                buffers_.erase(it);
+                return;
+            }
+        }
+    }
+
+    void upload(const Tensor& dst, const void* src, size_t bytes) override { std::memcpy(dst.data, src, bytes); }
+    void download(void* dst, const Tensor& src, size_t bytes) override { std::memcpy(dst, src.data, bytes); }
+    void synchronize() override {}
+
+    void matmul(const Tensor& y, const Tensor& w, const Tensor& x, int64_t n) override {
+        const cpu::MatmulKernel* k = cpu::scalar_matmul_kernel(w.type);
+        const size_t act_row = tensor_row_bytes(k->act_type, w.n_cols);
+        act_.resize(act_row * size_t(n));
+        pool_.run([&](int t, int nt) {
+            auto [begin, end] = ThreadPool::split(n, t, nt);
+            for (int64_t r = begin; r < end; ++r) k->quantize_act(x.row(r), act_.data() + act_row * r, w.n_cols);
+        });
+        pool_.run([&](int t, int nt) {
+            auto [begin, end] = ThreadPool::split(w.n_rows, t, nt);
+            for (int64_t o = begin; o < end; ++o) {
+                const char* wrow = static_cast<const char*>(w.data) + w.row_bytes * o;
+                for (int64_t r = 0; r < n; ++r) {
+                    y.row(r)[o] = k->vec_dot(w.n_cols, wrow, act_.data() + act_row * r);
+                }
+            }
+        });
+    }
+
+    void get_rows(const Tensor& y, const Tensor& table, std::span<const int32_t> ids) override {
+        for (size_t i = 0; i < ids.size(); ++i) {
+            const char* row = static_cast<const char*>(table.data) + table.row_bytes * ids[i];
+            dequantize_row(table.type, row, y.row(int64_t(i)), table.n_cols);
+        }
+    }
+
+    void rms_norm(const Tensor& x, const Tensor* weight, float eps, int64_t n) override {
+        for_rows(n, [&](int64_t r) { rms_norm_span(x.row(r), x.n_cols, weight ? weight->f32() : nullptr, eps); });
+    }
+
+    void rms_norm_groups(const Tensor& x, const Tensor& weight, int group, float eps, int64_t n) override {
+        for_rows(n, [&](int64_t r) {
+            for (int64_t g = 0; g < x.n_cols / group; ++g) rms_norm_span(x.row(r) + g * group, group, weight.f32(), eps);
+        });
+    }
+
+    void layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps, int64_t n) override {
+        for_rows(n, [&](int64_t r) {
+            float* v = x.row(r);
+            double mean = 0;
+            for (int64_t i = 0; i < x.n_cols; ++i) mean += v[i];
+            mean /= double(x.n_cols);
+            double var = 0;
+            for (int64_t i = 0; i < x.n_cols; ++i) var += (v[i] - mean) * (v[i] - mean);
+            var /= double(x.n_cols);
+            const float inv = float(1.0 / std::sqrt(var + eps));
+            for (int64_t i = 0; i < x.n_cols; ++i) {
+                float o = float(v[i] - mean) * inv;
+                if (weight) o *= weight->f32()[i];
+                if (bias) o += bias->f32()[i];
+                v[i] = o;
+            }
+        });
+    }
+
+    void copy(const Tensor& dst, const Tensor& src, int64_t n) override {
+        for_rows(n, [&](int64_t r) { std::memcpy(dst.row(r), src.row(r), src.row_bytes); });
+    }
+
+    void add(const Tensor& y, const Tensor& a, const Tensor& b, int64_t n) override {
+        for_rows(n, [&](int64_t r) {
+            float *o = y.row(r), *pa = a.row(r), *pb = b.row(r);
+            for (int64_t i = 0; i < y.n_cols; ++i) o[i] = pa[i] + pb[i];
+        });
+    }
+
+    void add_row(const Tensor& x, const Tensor& b, int64_t n) override {
+        for_rows(n, [&](int64_t r) {
+            float* v = x.row(r);
+            for (int64_t i = 0; i < x.n_cols; ++i) v[i] += b.f32()[i];
+        });
+    }
+
+    void scale(const Tensor& x, float s, int64_t n) override {
+        for_rows(n, [&](int64_t r) {
+            float* v = x.row(r);
+            for (int64_t i = 0; i < x.n_cols; ++i) v[i] *= s;
+        });
+    }
+
+    void swiglu(const Tensor& gate, const Tensor& up, int64_t n) override {
+        for_rows(n, [&](int64_t r) {
+            float *g = gate.row(r), *u = up.row(r);
+            for (int64_t i = 0; i < gate.n_cols; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+        });
+    }
+
+    void geglu(const Tensor& gate, const Tensor& up, int64_t n) override {
+        for_rows(n, [&](int64_t r) {
+            float *g = gate.row(r), *u = up.row(r);
+            for (int64_t i = 0; i < gate.n_cols; ++i) g[i] = gelu_tanh(g[i]) * u[i];
+        });
+    }
+
+    void gelu(const Tensor& x, int64_t n) override {
+        for_rows(n, [&](int64_t r) {
+            float* v = x.row(r);
+            for (int64_t i = 0; i < x.n_cols; ++i) v[i] = gelu_tanh(v[i]);
+        });
+    }
+
+    void softcap(const Tensor& x, float cap, int64_t n) override {
+        for_rows(n, [&](int64_t r) {
+            float* v = x.row(r);
+            for (int64_t i = 0; i < x.n_cols; ++i) v[i] = cap * std::tanh(v[i] / cap);
+        });
+    }
+
+    void rope(const Tensor& x, int n_head, int head_dim, std::span<const int32_t> positions,
+              const RopeParams& p) override;
+
+    void kv_store(const Tensor& k_cache, const Tensor& v_cache, const Tensor& k, const Tensor& v,
+                  std::span<const int32_t> slots) override {
+        for (size_t i = 0; i < slots.size(); ++i) {
+            auto* kd = reinterpret_cast<uint16_t*>(static_cast<char*>(k_cache.data) + k_cache.row_bytes * slots[i]);
+            auto* vd = reinterpret_cast<uint16_t*>(static_cast<char*>(v_cache.data) + v_cache.row_bytes * slots[i]);
+            const float *ks = k.row(int64_t(i)), *vs = v.row(int64_t(i));
+            for (int64_t c = 0; c < k.n_cols; ++c) kd[c] = fp32_to_fp16(ks[c]);
+            for (int64_t c = 0; c < v.n_cols; ++c) vd[c] = fp32_to_fp16(vs[c]);
+        }
+    }
+
+    void attention(const Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                   std::span<const int32_t> q_positions, std::span<const int32_t> kv_positions,
+                   const AttentionParams& p) override;
+
+private:
+    static float gelu_tanh(float x) {
+        constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+        return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
+    }
+
+    static void rms_norm_span(float* v, int64_t n, const float* w, float eps) {
+        double sum = 0;
+        for (int64_t i = 0; i < n; ++i) sum += double(v[i]) * double(v[i]);
+        const float inv = 1.0f / std::sqrt(float(sum / double(n)) + eps);
+        for (int64_t i = 0; i < n; ++i) v[i] = w ? v[i] * inv * w[i] : v[i] * inv;
+    }
+
+    template <class F>
+    void for_rows(int64_t n, F&& f) {
+        if (n == 1) {
+            f(0);
+            return;
+        }
+        pool_.run([&](int t, int nt) {
+            auto [begin, end] = ThreadPool::split(n, t, nt);
+            for (int64_t r = begin; r < end; ++r) f(r);
+        });
+    }
+
+    ThreadPool pool_;
+    std::deque<std::unique_ptr<void, AlignedFree>> buffers_;
+    std::vector<char> act_;
+};
+
+// YaRN's ramp between extrapolated and interpolated frequencies (see the
+// YaRN paper, eq. 18-20): 0 below beta_slow rotations, 1 above beta_fast.
+float rope_yarn_ramp(float low, float high, int i0) {
+    const float y = (float(i0) / 2 - low) / std::max(0.001f, high - low);
+    return 1 - std::min(1.0f, std::max(0.0f, y));
+}
+
+float rope_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
+    return float(n_dims) * std::log(float(n_ctx_orig) / (n_rot * 2 * float(M_PI))) / (2 * std::log(base));
+}
+
+void CpuBackend::rope(const Tensor& x, int n_head, int head_dim, std::span<const int32_t> positions,
+                      const RopeParams& p) {
+    const float theta_scale = std::pow(p.freq_base, -2.0f / float(p.n_rot));
+    float corr_low = 0, corr_high = 0;
+    if (p.ext_factor != 0) {
+        corr_low = std::max(0.0f, std::floor(rope_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_fast, p.freq_base)));
+        corr_high = std::min(float(p.n_rot - 1), std::ceil(rope_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_slow, p.freq_base)));
+    }
+    for_rows(int64_t(positions.size()), [&](int64_t r) {
+        float* row = x.row(r);
+        float theta_base = float(positions[r]);
+        for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
+            const float ff = p.freq_factors.empty() ? 1.0f : p.freq_factors[i0 / 2];
+            const float theta_extrap = theta_base / ff;
+            const float theta_interp = p.freq_scale * theta_extrap;
+            float theta = theta_interp, mscale = p.attn_factor;
+            if (p.ext_factor != 0) {
+                const float mix = rope_yarn_ramp(corr_low, corr_high, i0) * p.ext_factor;
+                theta = theta_interp * (1 - mix) + theta_extrap * mix;
+                mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+            }
+            const float c = std::cos(theta) * mscale, s = std::sin(theta) * mscale;
+            for (int h = 0; h < n_head; ++h) {
+                float* v = row + int64_t(h) * head_dim;
+                const int a = p.layout == RopeLayout::neox ? i0 / 2 : i0;
+                const int b = p.layout == RopeLayout::neox ? i0 / 2 + p.n_rot / 2 : i0 + 1;
+                const float x0 = v[a], x1 = v[b];
+                v[a] = x0 * c - x1 * s;
+                v[b] = x0 * s + x1 * c;
+            }
+            theta_base *= theta_scale;
+        }
+    });
+}
+
+void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                           std::span<const int32_t> q_positions, std::span<const int32_t> kv_positions,
+                           const AttentionParams& p) {
+    const int64_t n_q = int64_t(q_positions.size());
+    const int64_t n_kv = int64_t(kv_positions.size());
+    const int group = p.n_head / p.n_head_kv;
+    const int64_t n_tasks = n_q * p.n_head;
+    pool_.run([&](int t, int nt) {
+        std::vector<float> scores(static_cast<size_t>(n_kv));
+        std::vector<float> acc(static_cast<size_t>(p.head_dim));
+        
+        auto [begin, end] = ThreadPool::split(n_tasks, t, nt);
+        for (int64_t task = begin; task < end; ++task) {
+            const int64_t i = task / p.n_head;
+            const int h = int(task % p.n_head);
+            const int hk = h / group;
+            const float* qv = q.row(i) + int64_t(h) * p.head_dim;
+            const int32_t pos = q_positions[i];
+            float max_score = -INFINITY;
+            for (int64_t s = 0; s < n_kv; ++s) {
+                const int32_t kp = kv_positions[s];
+                const bool masked = (p.causal && kp > pos) || (p.sliding_window > 0 && pos - kp >= p.sliding_window);
+                if (masked) {
+                    scores[s] = -INFINITY;
+                    continue;
+                }
+                auto* kd = reinterpret_cast<const uint16_t*>(static_cast<const char*>(k_cache.data) +
+                                                             k_cache.row_bytes * s) + int64_t(hk) * p.head_dim;
+                float dot = 0;
+                for (int d = 0; d < p.head_dim; ++d) dot += qv[d] * fp16_to_fp32(kd[d]);
+                float sc = dot * p.scale;
+                if (p.softcap > 0) sc = p.softcap * std::tanh(sc / p.softcap);
+                scores[s] = sc;
+                max_score = std::max(max_score, sc);
+            }
+            std::fill(acc.begin(), acc.end(), 0.0f);
+            float* o = out.row(i) + int64_t(h) * p.head_dim;
+            if (max_score == -INFINITY) {
+                std::fill(o, o + p.head_dim, 0.0f);
+                continue;
+            }
+            double denom = 0;
+            for (int64_t s = 0; s < n_kv; ++s) {
+                if (scores[s] == -INFINITY) continue;
+                const float e = std::exp(scores[s] - max_score);
+                denom += e;
+                auto* vd = reinterpret_cast<const uint16_t*>(static_cast<const char*>(v_cache.data) +
+                                                             v_cache.row_bytes * s) + int64_t(hk) * p.head_dim;
+                for (int d = 0; d < p.head_dim; ++d) acc[d] += e * fp16_to_fp32(vd[d]);
+            }
+            const float inv = float(1.0 / denom);
+            for (int d = 0; d < p.head_dim; ++d) o[d] = acc[d] * inv;
+        }
+    });
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options) {
+    return std::make_unique<CpuBackend>(options);
+}
+
+}  // namespace slim

@@ -1,0 +1,30 @@
+// The CPU's matrix x vector building block: a dot product of one weight row
+// with one activation row, where the activation row was first converted to
+// the weight type's partner type (as ggml does: Q8_0 for Q4_0/Q5_0/Q8_0/
+// IQ4_NL, Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants and IQ4_XS, F16/BF16/F32
+// for the float types). Integer products are summed exactly per sub-block and
+// scaled once, so the only rounding is in the activation quantization and the
+// float accumulation across blocks.
+//
+// One table per ISA (scalar/, avx2/, ...), chosen once at start-up; the
+// scalar table is the reference every other table is tested against.
+#pragma once
+
+#include <cstdint>
+
+#include "format/ggml_type.h"
+
+namespace slim::cpu {
+
+struct MatmulKernel {
+    GgmlType act_type;  // the type activations are converted to
+    // Converts n floats (a multiple of act_type's block size) into act_type blocks.
+    void (*quantize_act)(const float* x, void* y, int64_t n);
+    // Dot product of n elements: one weight row with one converted activation row.
+    float (*vec_dot)(int64_t n, const void* w, const void* a);
+};
+
+// The scalar reference kernel for a weight type, or nullptr when there is none.
+const MatmulKernel* scalar_matmul_kernel(GgmlType weight_type);
+
+}  // namespace slim::cpu

@@ -1,0 +1,73 @@
+#include "backend/thread_pool.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace slim {
+
+namespace {
+
+constexpr int kSpinIterations = 1 << 14;
+
+inline void cpu_relax() {
+#if defined(__x86_64__)
+    _mm_pause();
+#endif
+}
+
+}  // namespace
+
+ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
+    workers_.reserve(n_threads_ - 1);
+    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+}
+
+ThreadPool::~ThreadPool() {
+    stop_.store(true, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+    generation_.notify_all();
+    for (std::thread& t : workers_) t.join();
+}
+
+void ThreadPool::run(const std::function<void(int, int)>& fn) {
+    if (n_threads_ == 1) {
+        fn(0, 1);
+        return;
+    }
+    job_ = &fn;
+    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+    generation_.notify_all();
+    fn(0, n_threads_);
+    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+        if (spin < kSpinIterations) {
+            cpu_relax();
+        } else {
+            std::this_thread::yield();
+        }
+    }
+    job_ = nullptr;
+}
+
+void ThreadPool::worker(int index) {
+    uint64_t seen = generation_.load(std::memory_order_acquire);
+    for (;;) {
+        uint64_t now = seen;
+        for (int spin = 0; spin < kSpinIterations; ++spin) {
+            now = generation_.load(std::memory_order_acquire);
+            if (now != seen) break;
+            cpu_relax();
+        }
+        if (now == seen) {
+            generation_.wait(seen, std::memory_order_acquire);
+            now = generation_.load(std::memory_order_acquire);
+        }
+        seen = now;
+        if (stop_.load(std::memory_order_acquire)) return;
+        (*job_)(index, n_threads_);
+        pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+}
+
+}  // namespace slim

@@ -1,0 +1,71 @@
+// The plain pre-norm decoder (llama, qwen2): per layer
+//   x += Wo·attn(rms_norm(x)),  x += ffn(rms_norm(x)),
+// then the output norm and projection (tied to the embedding when the file
+// has no output.weight).
+#include <fmt/format.h>
+
+#include "model/blocks.h"
+
+namespace slim {
+
+namespace {
+
+class PreNormDecoder final : public Model {
+public:
+    PreNormDecoder(const GgufFile& file, Backend& backend, ModelConfig config, int max_batch)
+        : Model(backend, std::move(config), max_batch), scratch_(backend, config_, max_batch) {
+        const ModelConfig& c = config_;
+        WeightBinder w(file, backend);
+        tok_embd_ = w.matrix("token_embd.weight", c.n_embd, c.n_vocab);
+        output_norm_ = w.vector("output_norm.weight", c.n_embd);
+        output_ = w.optional_matrix("output.weight", c.n_embd, c.n_vocab).value_or(tok_embd_);
+        for (int l = 0; l < c.n_layer; ++l) {
+            const std::string p = fmt::format("blk.{}.", l);
+            layers_.push_back(Layer{w.vector(p + "attn_norm.weight", c.n_embd), bind_attention(w, c, l),
+                                    w.vector(p + "ffn_norm.weight", c.n_embd), bind_ffn(w, c, l)});
+        }
+    }
+
+private:
+    struct Layer {
+        Tensor attn_norm;
+        AttentionWeights attn;
+        Tensor ffn_norm;
+        FfnWeights ffn;
+    };
+
+    void forward_batch(std::span<const int32_t> tokens, std::span<const int32_t> slots, KvCache& cache,
+                       const Tensor& logits, int64_t first_logit_row) override {
+        Scratch& s = scratch_;
+        BatchView batch{int64_t(tokens.size()), slots, {}};
+        for (int32_t slot : slots) batch.positions.push_back(cache.positions()[size_t(slot)]);
+        const int64_t n = batch.n;
+
+        backend_.get_rows(s.x, tok_embd_, tokens);
+        for (size_t l = 0; l < layers_.size(); ++l) {
+            const Layer& L = layers_[l];
+            backend_.copy(s.h, s.x, n);
+            backend_.rms_norm(s.h, &L.attn_norm, config_.norm_eps, n);
+            attention_block(backend_, config_, L.attn, int(l), s, batch, cache);
+            backend_.add(s.x, s.x, s.block_out, n);
+            backend_.copy(s.h, s.x, n);
+            backend_.rms_norm(s.h, &L.ffn_norm, config_.norm_eps, n);
+            ffn_block(backend_, config_, L.ffn, s, n);
+            backend_.add(s.x, s.x, s.block_out, n);
+        }
+        if (first_logit_row < n) output_block(backend_, config_, output_norm_, output_, s, n, first_logit_row, logits);
+    }
+
+    Scratch scratch_;
+    Tensor tok_embd_, output_norm_, output_;
+    std::vector<Layer> layers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_pre_norm_decoder(const GgufFile& file, Backend& backend, ModelConfig config,
+                                             int max_batch) {
+    return std::make_unique<PreNormDecoder>(file, backend, std::move(config), max_batch);
+}
+
+}  // namespace slim
