@@ -81,6 +81,18 @@ public:
         return s;
     }
 
+    // Reads a string without naming a field; false (and nothing consumed) when
+    // it does not fit, so the caller can re-read it with read_string for the error.
+    bool try_read_string(std::string_view* out) {
+        uint64_t len;
+        if (remaining() < sizeof(len)) return false;
+        std::memcpy(&len, here(), sizeof(len));
+        if (len > remaining() - sizeof(len)) return false;
+        *out = std::string_view(reinterpret_cast<const char*>(here() + sizeof(len)), len);
+        pos_ += sizeof(len) + len;
+        return true;
+    }
+
     void skip(uint64_t n, const std::string& field) {
         need(n, field);
         pos_ += n;
@@ -138,7 +150,11 @@ GgufArray read_array(Cursor& c, const std::string& file, const std::string& fiel
             c.check_count(a.count, kMinStringBytes, at, field + ".count");
             a.strings.reserve(a.count);
             for (uint64_t i = 0; i < a.count; ++i) {
-                a.strings.push_back(c.read_string(fmt::format("{}[{}]", field, i)));
+                // The field path is only formatted on failure: vocabularies hold
+                // hundreds of thousands of strings.
+                std::string_view str;
+                if (!c.try_read_string(&str)) c.read_string(fmt::format("{}[{}]", field, i));
+                a.strings.push_back(str);
             }
             break;
         case GgufType::array:
@@ -154,7 +170,7 @@ GgufArray read_array(Cursor& c, const std::string& file, const std::string& fiel
             a.scalars = c.here();
             if (a.elem_type == GgufType::boolean) {
                 for (uint64_t i = 0; i < a.count; ++i) {
-                    check_bool(a.scalars[i], file, fmt::format("{}[{}]", field, i), c.pos() + i);
+                    if (a.scalars[i] > 1) check_bool(a.scalars[i], file, fmt::format("{}[{}]", field, i), c.pos() + i);
                 }
             }
             c.skip(a.count * size, field);
