@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", fmt::format("slim {} ({})", slim::kVersion, slim::kGitCommit));
     app.require_subcommand(1);
     slim::cli::add_info_command(app);
+    slim::cli::add_tokenize_commands(app);
 
     try {
         app.parse(argc, argv);
