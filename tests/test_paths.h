@@ -15,7 +15,7 @@ inline std::filesystem::path slim_binary() { return SLIM_BINARY; }
 inline std::filesystem::path source_dir() { return SLIM_SOURCE_DIR; }
 
 // The two real models scripts/get-models.sh puts into models/.
-inline std::filesystem::path default_model() { return models_dir() / "gemma-3-270m-it-Q4_K_M.gguf"; }
+inline std::filesystem::path default_model() { return models_dir() / "gemma-3-270m-Q4_K_M.gguf"; }
 inline std::filesystem::path smollm2_model() { return models_dir() / "SmolLM2-135M-Instruct-Q4_1.gguf"; }
 
 }  // namespace slim::test

@@ -94,11 +94,14 @@ std::unique_ptr<Model> load_gemma3(const GgufFile& file, Backend& backend, int m
     c.attn_scale = 1.0f / std::sqrt(float(c.head_dim));
     c.rope.layout = RopeLayout::neox;
     c.rope_local = c.rope;
-    c.rope_local.freq_base = kLocalRopeBase;
+    c.rope_local.freq_base = hp.optional_float("rope.freq_base_swa", kLocalRopeBase);
     c.rope_local.freq_scale = 1.0f;
     c.rope_local.ext_factor = 0;
     c.sliding_window = hp.optional_int("attention.sliding_window", 0);
-    for (int l = 0; l < c.n_layer; ++l) c.layer_swa[size_t(l)] = c.sliding_window > 0 && (l + 1) % kSwaPattern != 0;
+    const int pattern = hp.optional_int("attention.sliding_window_pattern", kSwaPattern);
+    for (int l = 0; l < c.n_layer; ++l) {
+        c.layer_swa[size_t(l)] = c.sliding_window > 0 && (pattern == 0 || l % pattern < pattern - 1);
+    }
     c.final_softcap = hp.optional_float("final_logit_softcapping", 0.0f);
     return std::make_unique<Gemma3Model>(file, backend, std::move(c), max_batch);
 }

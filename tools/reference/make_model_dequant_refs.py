@@ -6,7 +6,7 @@ of its float32 little-endian dequantization by gguf.quants.dequantize.
 Made with the PyPI packages `gguf` (gguf-py, version 0.19.0; the script refuses
 another version unless --any-gguf is given), numpy and `xxhash`. The models are
 the two that scripts/get-models.sh puts into models/:
-  gemma-3-270m-it-Q4_K_M.gguf (F32, Q5_0, Q4_K, Q8_0, Q6_K tensors)
+  gemma-3-270m-Q4_K_M.gguf (F32, Q5_0, Q4_K, Q8_0, Q6_K tensors)
   SmolLM2-135M-Instruct-Q4_1.gguf (F32, Q4_1, Q8_0 tensors)
 The first line of each file is a comment with the model's SHA-256 and the
 gguf version. Tensors are dequantized in chunks of rows and hashed as a
@@ -27,7 +27,7 @@ import gguf
 from gguf.quants import dequantize
 
 GGUF_VERSION = "0.19.0"
-MODELS = ["gemma-3-270m-it-Q4_K_M.gguf", "SmolLM2-135M-Instruct-Q4_1.gguf"]
+MODELS = ["gemma-3-270m-Q4_K_M.gguf", "SmolLM2-135M-Instruct-Q4_1.gguf"]
 ROWS_PER_CHUNK = 4096
 
 

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "apps/cli/commands.h"
+#include "apps/cli/common.h"
 #include "format/gguf.h"
 #include "tools/model_info.h"
 
@@ -12,16 +13,6 @@ namespace slim::cli {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-std::string human_bytes(double n) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (n >= 1024 && u < 4) {
-        n /= 1024;
-        ++u;
-    }
-    return u == 0 ? fmt::format("{:.0f} B", n) : fmt::format("{:.2f} {}", n, units[u]);
-}
 
 std::string human_count(double n) {
     if (n >= 1e9) return fmt::format("{:.2f} B", n / 1e9);

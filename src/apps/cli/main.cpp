@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     slim::cli::add_info_command(app);
     slim::cli::add_tokenize_commands(app);
+    slim::cli::add_run_command(app);
 
     try {
         app.parse(argc, argv);

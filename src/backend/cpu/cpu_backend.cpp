@@ -154,14 +154,14 @@ public:
     void geglu(const Tensor& gate, const Tensor& up, int64_t n) override {
         for_rows(n, [&](int64_t r) {
             float *g = gate.row(r), *u = up.row(r);
-            for (int64_t i = 0; i < gate.n_cols; ++i) g[i] = gelu_tanh(g[i]) * u[i];
+            for (int64_t i = 0; i < gate.n_cols; ++i) g[i] = gelu_table(g[i]) * u[i];
         });
     }
 
     void gelu(const Tensor& x, int64_t n) override {
         for_rows(n, [&](int64_t r) {
             float* v = x.row(r);
-            for (int64_t i = 0; i < x.n_cols; ++i) v[i] = gelu_tanh(v[i]);
+            for (int64_t i = 0; i < x.n_cols; ++i) v[i] = gelu_table(v[i]);
         });
     }
 
@@ -196,6 +196,17 @@ private:
         return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
     }
 
+    // GELU as ggml's CPU backend computes it: the input rounded to f16 and
+    // looked up in a table of f16 results (identity above 10, zero below
+    // -10). It is as fast as it gets and keeps slim's activations equal to
+    // llama.cpp's; the f16 rounding (2^-11 relative) is far below the
+    // quantization noise of the weights it multiplies.
+    float gelu_table(float x) const {
+        if (x <= -10.0f) return 0.0f;
+        if (x >= 10.0f) return x;
+        return gelu_f16_[fp32_to_fp16(x)];
+    }
+
     static void rms_norm_span(float* v, int64_t n, const float* w, float eps) {
         double sum = 0;
         for (int64_t i = 0; i < n; ++i) sum += double(v[i]) * double(v[i]);
@@ -216,6 +227,11 @@ private:
     }
 
     ThreadPool pool_;
+    std::vector<float> gelu_f16_ = [] {
+        std::vector<float> t(1 << 16);
+        for (uint32_t h = 0; h < t.size(); ++h) t[h] = fp16_to_fp32(fp32_to_fp16(gelu_tanh(fp16_to_fp32(uint16_t(h)))));
+        return t;
+    }();
     std::deque<std::unique_ptr<void, AlignedFree>> buffers_;
     std::vector<char> act_;
 };
@@ -276,13 +292,18 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
     pool_.run([&](int t, int nt) {
         std::vector<float> scores(static_cast<size_t>(n_kv));
         std::vector<float> acc(static_cast<size_t>(p.head_dim));
+        std::vector<float> qv(static_cast<size_t>(p.head_dim));
         
         auto [begin, end] = ThreadPool::split(n_tasks, t, nt);
         for (int64_t task = begin; task < end; ++task) {
             const int64_t i = task / p.n_head;
             const int h = int(task % p.n_head);
             const int hk = h / group;
-            const float* qv = q.row(i) + int64_t(h) * p.head_dim;
+            // llama.cpp (without flash attention) multiplies the F16 cache with
+            // q and with the softmax output converted to F16; slim rounds the
+            // same two operands so its attention agrees with llama.cpp's.
+            const float* qsrc = q.row(i) + int64_t(h) * p.head_dim;
+            for (int d = 0; d < p.head_dim; ++d) qv[size_t(d)] = fp16_to_fp32(fp32_to_fp16(qsrc[d]));
             const int32_t pos = q_positions[i];
             float max_score = -INFINITY;
             for (int64_t s = 0; s < n_kv; ++s) {
@@ -310,14 +331,18 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             double denom = 0;
             for (int64_t s = 0; s < n_kv; ++s) {
                 if (scores[s] == -INFINITY) continue;
-                const float e = std::exp(scores[s] - max_score);
-                denom += e;
-                auto* vd = reinterpret_cast<const uint16_t*>(static_cast<const char*>(v_cache.data) +
-                                                             v_cache.row_bytes * s) + int64_t(hk) * p.head_dim;
-                for (int d = 0; d < p.head_dim; ++d) acc[d] += e * fp16_to_fp32(vd[d]);
+                scores[s] = std::exp(scores[s] - max_score);
+                denom += scores[s];
             }
             const float inv = float(1.0 / denom);
-            for (int d = 0; d < p.head_dim; ++d) o[d] = acc[d] * inv;
+            for (int64_t s = 0; s < n_kv; ++s) {
+                if (scores[s] == -INFINITY) continue;
+                const float prob = fp16_to_fp32(fp32_to_fp16(scores[s] * inv));
+                auto* vd = reinterpret_cast<const uint16_t*>(static_cast<const char*>(v_cache.data) +
+                                                             v_cache.row_bytes * s) + int64_t(hk) * p.head_dim;
+                for (int d = 0; d < p.head_dim; ++d) acc[d] += prob * fp16_to_fp32(vd[d]);
+            }
+            for (int d = 0; d < p.head_dim; ++d) o[d] = acc[d];
         }
     });
 }

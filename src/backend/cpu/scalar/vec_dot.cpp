@@ -1,7 +1,10 @@
 // Scalar reference dot products, weight row x converted activation row.
 // Each block's integer products are summed exactly in int32, then scaled by
 // the two block scales, mirroring ggml's *_generic kernels.
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "backend/cpu/kernels.h"
 #include "tensor/blocks.h"
@@ -312,8 +315,30 @@ void convert_bf16(const float* x, void* y, int64_t n) {
     auto* out = static_cast<uint16_t*>(y);
     for (int64_t i = 0; i < n; ++i) out[i] = fp32_to_bf16(x[i]);
 }
-void quantize_q8_0(const float* x, void* y, int64_t n) { quantize_row_q8_0_ref(x, static_cast<BlockQ8_0*>(y), n); }
-void quantize_q8_1(const float* x, void* y, int64_t n) { quantize_row_q8_1_ref(x, static_cast<BlockQ8_1*>(y), n); }
+// Activations are converted the way ggml's x86 CPU backend converts them
+// (quantize_row_q8_0/q8_1 in ggml-cpu/arch/x86), not like the reference
+// quantizer used for files: the multiplier is 127 / amax rather than 1 / d,
+// and values are rounded to nearest even. The two differ by one step on a few
+// values per thousand, which is enough to move logits measurably; matching
+// llama.cpp here keeps the reference tests meaningful.
+template <class Block>
+void quantize_act_q8(const float* x, Block* y, int64_t n) {
+    for (int64_t i = 0; i < n / 32; ++i, x += 32) {
+        float amax = 0;
+        for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+        const float d = amax / 127.f;
+        const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+        y[i].d = fp32_to_fp16(d);
+        int32_t sum = 0;
+        for (int j = 0; j < 32; ++j) {
+            y[i].qs[j] = int8_t(std::nearbyint(x[j] * id));
+            sum += y[i].qs[j];
+        }
+        if constexpr (std::is_same_v<Block, BlockQ8_1>) y[i].s = fp32_to_fp16(d * float(sum));
+    }
+}
+void quantize_q8_0(const float* x, void* y, int64_t n) { quantize_act_q8(x, static_cast<BlockQ8_0*>(y), n); }
+void quantize_q8_1(const float* x, void* y, int64_t n) { quantize_act_q8(x, static_cast<BlockQ8_1*>(y), n); }
 void quantize_q8_k(const float* x, void* y, int64_t n) { quantize_row_q8_k_ref(x, static_cast<BlockQ8_K*>(y), n); }
 
 struct Entry {

@@ -1,0 +1,43 @@
+#include "apps/cli/common.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fmt/format.h>
+#include <vector>
+
+namespace slim::cli {
+
+std::string default_model_path() {
+    const char* kFile = "gemma-3-270m-Q4_K_M.gguf";
+    std::vector<std::filesystem::path> candidates;
+    if (const char* env = std::getenv("SLIM_MODEL"); env && *env) candidates.emplace_back(env);
+    candidates.push_back(std::filesystem::path("models") / kFile);
+    std::error_code ec;
+    std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) candidates.push_back(exe.parent_path().parent_path().parent_path() / "models" / kFile);
+    for (const auto& c : candidates) {
+        if (std::filesystem::exists(c, ec)) return c.string();
+    }
+    return candidates.front().string();
+}
+
+size_t peak_rss_bytes() {
+    struct rusage usage {};
+    getrusage(RUSAGE_SELF, &usage);
+    return size_t(usage.ru_maxrss) * 1024;
+}
+
+std::string human_bytes(double n) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (n >= 1024 && u < 4) {
+        n /= 1024;
+        ++u;
+    }
+    return u == 0 ? fmt::format("{:.0f} B", n) : fmt::format("{:.2f} {}", n, units[u]);
+}
+
+}  // namespace slim::cli
