@@ -162,6 +162,18 @@ FfnWeights bind_ffn(const WeightBinder& w, const ModelConfig& c, int layer) {
                       w.matrix(p + "ffn_down.weight", c.n_ff, c.n_embd)};
 }
 
+BatchView make_batch(std::span<const int32_t> tokens, std::span<const int32_t> slots, const KvCache& cache) {
+    BatchView batch{int64_t(tokens.size()), slots, {}};
+    batch.positions.reserve(slots.size());
+    for (int32_t slot : slots) batch.positions.push_back(cache.positions()[size_t(slot)]);
+    return batch;
+}
+
+DecoderEnds::DecoderEnds(const WeightBinder& w, const ModelConfig& c)
+    : tok_embd(w.matrix("token_embd.weight", c.n_embd, c.n_vocab)),
+      output_norm(w.vector("output_norm.weight", c.n_embd)),
+      output(w.optional_matrix("output.weight", c.n_embd, c.n_vocab).value_or(tok_embd)) {}
+
 Scratch::Scratch(Backend& be, const ModelConfig& c, int max_batch)
     : x(be.alloc(GgmlType::f32, c.n_embd, max_batch)),
       h(be.alloc(GgmlType::f32, c.n_embd, max_batch)),

@@ -74,6 +74,14 @@ struct BatchView {
     std::span<const int32_t> slots;
     std::vector<int32_t> positions;  // of the batch's tokens
 };
+BatchView make_batch(std::span<const int32_t> tokens, std::span<const int32_t> slots, const KvCache& cache);
+
+// The two ends every decoder has: the token embedding, and the output norm
+// and projection (tied to the embedding when the file has no output.weight).
+struct DecoderEnds {
+    DecoderEnds(const WeightBinder& w, const ModelConfig& c);
+    Tensor tok_embd, output_norm, output;
+};
 
 // out = Wo · attention(q, k, v) for the normed input s.h; stores k, v in the cache.
 void attention_block(Backend& be, const ModelConfig& c, const AttentionWeights& w, int layer, Scratch& s,

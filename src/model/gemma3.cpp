@@ -24,12 +24,11 @@ constexpr float kLocalRopeBase = 10000.0f;
 class Gemma3Model final : public Model {
 public:
     Gemma3Model(const GgufFile& file, Backend& backend, ModelConfig config, int max_batch)
-        : Model(backend, std::move(config), max_batch), scratch_(backend, config_, max_batch) {
+        : Model(backend, std::move(config), max_batch),
+          scratch_(backend, config_, max_batch),
+          ends_(WeightBinder(file, backend), config_) {
         const ModelConfig& c = config_;
         WeightBinder w(file, backend);
-        tok_embd_ = w.matrix("token_embd.weight", c.n_embd, c.n_vocab);
-        output_norm_ = w.vector("output_norm.weight", c.n_embd);
-        output_ = w.optional_matrix("output.weight", c.n_embd, c.n_vocab).value_or(tok_embd_);
         for (int l = 0; l < c.n_layer; ++l) {
             const std::string p = fmt::format("blk.{}.", l);
             layers_.push_back(Layer{w.vector(p + "attn_norm.weight", c.n_embd), bind_attention(w, c, l),
@@ -55,12 +54,11 @@ private:
     void forward_batch(std::span<const int32_t> tokens, std::span<const int32_t> slots, KvCache& cache,
                        const Tensor& logits, int64_t first_logit_row) override {
         Scratch& s = scratch_;
-        BatchView batch{int64_t(tokens.size()), slots, {}};
-        for (int32_t slot : slots) batch.positions.push_back(cache.positions()[size_t(slot)]);
+        const BatchView batch = make_batch(tokens, slots, cache);
         const int64_t n = batch.n;
         const float eps = config_.norm_eps;
 
-        backend_.get_rows(s.x, tok_embd_, tokens);
+        backend_.get_rows(s.x, ends_.tok_embd, tokens);
         backend_.scale(s.x, config_.embd_scale, n);
         for (size_t l = 0; l < layers_.size(); ++l) {
             const Layer& L = layers_[l];
@@ -75,11 +73,11 @@ private:
             backend_.rms_norm(s.block_out, &L.post_ffn_norm, eps, n);
             backend_.add(s.x, s.x, s.block_out, n);
         }
-        if (first_logit_row < n) output_block(backend_, config_, output_norm_, output_, s, n, first_logit_row, logits);
+        if (first_logit_row < n) output_block(backend_, config_, ends_.output_norm, ends_.output, s, n, first_logit_row, logits);
     }
 
     Scratch scratch_;
-    Tensor tok_embd_, output_norm_, output_;
+    DecoderEnds ends_;
     std::vector<Layer> layers_;
 };
 
