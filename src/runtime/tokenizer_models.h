@@ -5,6 +5,7 @@
 // no state between calls, and may be used from several threads at once.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -112,6 +113,49 @@ class ByteTrie {
     std::vector<TokenId> values_;
 };
 
+// A byte trie built once from all its keys, then read-only, laid out for the
+// Unigram Viterbi, which walks it from every character of the text. Nodes are
+// numbered breadth-first, so the children of a node are consecutive nodes
+// and the shallow, hot part of the trie is one small block; a node's piece
+// and score sit together. Nodes with many children (the root, "▁") get a
+// 256-entry table instead of a search. (A ByteTrie of a 250k-piece
+// vocabulary is a 64 MB hash table, and every step of the walk was a cache
+// miss.)
+class PieceTrie {
+  public:
+    struct Piece {
+        std::string_view text;
+        TokenId id;
+        float score;
+    };
+    struct Entry {
+        TokenId id;  // kTokenNull: no piece ends here
+        float score;
+    };
+    // Where texts repeat, the last one's piece stays.
+    void build(std::vector<Piece> pieces);
+    int32_t child(int32_t node, uint8_t c) const {
+        const uint32_t lo = first_[node], hi = first_[node + 1];
+        if (hi - lo > kMaxScan) {
+            uint16_t k = dense_[size_t(dense_index_[node]) * 256 + c];
+            return k ? int32_t(lo + k - 1) : -1;
+        }
+        for (uint32_t i = lo; i < hi; ++i) {
+            if (labels_[i] >= c) return labels_[i] == c ? int32_t(i) : -1;
+        }
+        return -1;
+    }
+    const Entry& entry(int32_t node) const { return entries_[node]; }
+
+  private:
+    static constexpr uint32_t kMaxScan = 16;
+    std::vector<uint32_t> first_;  // n_nodes + 1: the children of i are [first_[i], first_[i + 1])
+    std::vector<uint8_t> labels_;  // the byte on the edge into each node
+    std::vector<Entry> entries_;
+    std::vector<uint32_t> dense_index_;  // per node with > kMaxScan children: its table
+    std::vector<uint16_t> dense_;        // 256 per table: 1 + the child's rank, or 0
+};
+
 // Unigram (t5): the charsmap normaliser SentencePiece precompiles, then the
 // Viterbi path of highest total piece score.
 class UgmModel final : public TokenizerModel {
@@ -125,7 +169,7 @@ class UgmModel final : public TokenizerModel {
     std::string_view normalize_prefix(std::string_view input, size_t pos, size_t& consumed) const;
 
     const Vocab& vocab_;
-    ByteTrie tokens_;
+    PieceTrie tokens_;
     ByteTrie user_defined_;
     const uint32_t* xcda_ = nullptr;  // the charsmap's double array (little-endian u32s)
     size_t xcda_size_ = 0;

@@ -27,6 +27,48 @@ void ByteTrie::insert(std::string_view key, TokenId value) {
     values_[node] = value;
 }
 
+void PieceTrie::build(std::vector<Piece> pieces) {
+    std::stable_sort(pieces.begin(), pieces.end(),
+                     [](const Piece& a, const Piece& b) { return a.text < b.text; });
+    // Node i stands for the pieces [lo, hi), which share their first `depth` bytes.
+    struct Range {
+        uint32_t lo, hi, depth;
+    };
+    std::vector<Range> nodes{{0, uint32_t(pieces.size()), 0}};
+    first_.clear();
+    labels_.assign(1, 0);
+    entries_.assign(1, {kTokenNull, 0.0f});
+    for (size_t node = 0; node < nodes.size(); ++node) {
+        const Range r = nodes[node];
+        uint32_t lo = r.lo;
+        for (; lo < r.hi && pieces[lo].text.size() == r.depth; ++lo) {
+            entries_[node] = {pieces[lo].id, pieces[lo].score};
+        }
+        first_.push_back(uint32_t(nodes.size()));
+        while (lo < r.hi) {
+            const char c = pieces[lo].text[r.depth];
+            uint32_t hi = lo + 1;
+            while (hi < r.hi && pieces[hi].text[r.depth] == c) ++hi;
+            nodes.push_back({lo, hi, r.depth + 1});
+            labels_.push_back(uint8_t(c));
+            entries_.push_back({kTokenNull, 0.0f});
+            lo = hi;
+        }
+    }
+    first_.push_back(uint32_t(nodes.size()));
+    dense_index_.assign(nodes.size(), 0);
+    dense_.clear();
+    for (size_t node = 0; node < nodes.size(); ++node) {
+        const uint32_t lo = first_[node], hi = first_[node + 1];
+        if (hi - lo <= kMaxScan) continue;
+        dense_index_[node] = uint32_t(dense_.size() / 256);
+        dense_.resize(dense_.size() + 256, 0);
+        for (uint32_t i = lo; i < hi; ++i) {
+            dense_[size_t(dense_index_[node]) * 256 + labels_[i]] = uint16_t(i - lo + 1);
+        }
+    }
+}
+
 UgmModel::UgmModel(const Vocab& vocab) : vocab_(vocab) {
     const std::string& charsmap = vocab.precompiled_charsmap();
     if (!charsmap.empty()) {
@@ -39,14 +81,18 @@ UgmModel::UgmModel(const Vocab& vocab) : vocab_(vocab) {
         replacements_ = std::string_view(charsmap).substr(4 + blob);
     }
     float min_score = FLT_MAX;
+    std::vector<PieceTrie::Piece> pieces;
     for (TokenId id = 0; id < TokenId(vocab.n_tokens()); ++id) {
         uint32_t a = vocab.attr(id);
         if (a & token_attr::normal) min_score = std::min(min_score, vocab.score(id));
         if (a & (token_attr::normal | token_attr::user_defined | token_attr::unused)) {
-            tokens_.insert(vocab.text(id), id);
+            // User-defined pieces score 0 so that they win over learned ones.
+            float score = (a & token_attr::user_defined) ? 0.0f : vocab.score(id);
+            pieces.push_back({vocab.text(id), id, score});
         }
         if (a & token_attr::user_defined) user_defined_.insert(vocab.text(id), kTokenNull);
     }
+    tokens_.build(std::move(pieces));
     unknown_score_ = double(min_score - 10.0f);
 }
 
@@ -176,15 +222,12 @@ void UgmModel::encode(std::string_view text, std::vector<TokenId>& out) const {
         for (size_t p = pos; p < n; ++p) {
             node = tokens_.child(node, uint8_t(norm[p]));
             if (node < 0) break;
-            TokenId id = tokens_.value(node);
-            if (id == kTokenNull) continue;
+            const PieceTrie::Entry& e = tokens_.entry(node);
+            if (e.id == kTokenNull) continue;
             size_t end = p + 1;
             if (end - pos == char_len) single_char_token = true;
-            // User-defined pieces score 0 so that they win over learned ones.
-            double score =
-                base +
-                ((vocab_.attr(id) & token_attr::user_defined) ? 0.0 : double(vocab_.score(id)));
-            if (score > best[end].score) best[end] = {id, pos, score};
+            double score = base + double(e.score);
+            if (score > best[end].score) best[end] = {e.id, pos, score};
         }
         if (!single_char_token) {
             double score = base + unknown_score_;

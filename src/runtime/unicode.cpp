@@ -143,6 +143,23 @@ uint32_t nfd_first(uint32_t cpt) {
     return n >= 1 ? uint32_t(buf[0]) : cpt;
 }
 
+size_t nfd(uint32_t cpt, uint32_t (&out)[kMaxDecomposition]) {
+    out[0] = cpt;
+    if (cpt < 0xC0 || cpt >= 0x110000) return 1;
+    utf8proc_int32_t buf[kMaxDecomposition];
+    int boundclass = 0;
+    utf8proc_ssize_t n = utf8proc_decompose_char(utf8proc_int32_t(cpt), buf, kMaxDecomposition,
+                                                 UTF8PROC_DECOMPOSE, &boundclass);
+    if (n < 1 || size_t(n) > kMaxDecomposition) return 1;
+    for (utf8proc_ssize_t i = 0; i < n; ++i) out[i] = uint32_t(buf[i]);
+    return size_t(n);
+}
+
+bool is_nonspacing_mark(uint32_t cpt) {
+    return cpt >= 0x300 && cpt < 0x110000 &&
+           utf8proc_category(utf8proc_int32_t(cpt)) == UTF8PROC_CATEGORY_MN;
+}
+
 namespace {
 
 // bytes_to_unicode() of GPT-2's encoder.py: printable Latin-1 bytes stand for

@@ -86,6 +86,13 @@ uint32_t to_lower(uint32_t cpt);
 // The first code point of cpt's canonical decomposition. llama.cpp's BERT
 // normaliser keeps only that one (é -> e, 가 -> ᄀ) before it drops accents.
 uint32_t nfd_first(uint32_t cpt);
+// cpt's full canonical decomposition (NFD of the one code point, Hangul
+// syllables into their jamo), written to out[0..n); returns n (1 when cpt
+// does not decompose). kMaxDecomposition is enough for every code point.
+inline constexpr size_t kMaxDecomposition = 8;
+size_t nfd(uint32_t cpt, uint32_t (&out)[kMaxDecomposition]);
+// General category Mn (a nonspacing mark), the marks HF's BERT normaliser strips.
+bool is_nonspacing_mark(uint32_t cpt);
 
 // GPT-2's byte-level alphabet: every byte maps to a printable code point.
 uint32_t byte_to_cpt(uint8_t byte);

@@ -466,6 +466,26 @@ void Vocab::read_special(const GgufFile& f) {
     if (auto v = f.get_bool("tokenizer.ggml.normalizer.lowercase")) flags_.lowercase = *v;
     flags_.strip_accents = flags_.lowercase;
     if (auto v = f.get_bool("tokenizer.ggml.normalizer.strip_accents")) flags_.strip_accents = *v;
+    if (type_ == VocabType::wpm) {
+        constexpr std::string_view kHfKey = "tokenizer.ggml.wordpiece.hf_normalizer";
+        if (const GgufValue* val = f.find(kHfKey)) {
+            auto v = val->as_bool();
+            if (!v) fail(f, ErrorKind::bad_type, kHfKey, "a bool", gguf_type_name(val->type()));
+            flags_.hf_normalizer = *v;
+        }
+        constexpr std::string_view kMaxKey = "tokenizer.ggml.wordpiece.max_input_chars_per_word";
+        if (const GgufValue* val = f.find(kMaxKey)) {
+            auto v = val->as_i64();
+            if (!v) {
+                fail(f, ErrorKind::bad_type, kMaxKey, "an integer", gguf_type_name(val->type()));
+            }
+            if (*v < 0 || *v > INT32_MAX) {
+                fail(f, ErrorKind::out_of_range, kMaxKey, "a character count from 0 (no limit)",
+                     std::to_string(*v));
+            }
+            flags_.max_word_chars = uint32_t(*v);
+        }
+    }
 }
 
 // llama.cpp recognises end-of-turn, FIM and unused tokens by their text and

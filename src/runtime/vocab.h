@@ -99,6 +99,11 @@ struct VocabFlags {
     bool byte_encode = true;     // BPE: GPT-2's byte-to-character map
     bool lowercase = true;       // WordPiece normaliser
     bool strip_accents = true;   // WordPiece normaliser
+    // WordPiece as Hugging Face `tokenizers` runs it rather than llama.cpp
+    // (see tokenizer_wpm.cpp). llama.cpp's converter writes neither key, so
+    // its files tokenize as llama.cpp does.
+    bool hf_normalizer = false;   // tokenizer.ggml.wordpiece.hf_normalizer
+    uint32_t max_word_chars = 0;  // tokenizer.ggml.wordpiece.max_input_chars_per_word; 0: none
 };
 
 class Vocab {

@@ -1,10 +1,14 @@
 // `slim tokenize` and `slim detokenize`: text <-> token ids with a model's
 // tokenizer. The output of `tokenize --ids` is one Python-style list, as
 // llama.cpp's llama-tokenize prints it, so scripts written for it work.
+// `tokenize --bench N` also times the tokenizer (bench/tokenizer_speed.py
+// compares it with llama.cpp's and Hugging Face's on the same text).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -77,6 +81,29 @@ std::vector<TokenId> parse_ids(const std::string& text) {
     return ids;
 }
 
+// Tokenizes text `runs` times after one warm-up run (which pages in the
+// vocabulary's tables and sizes `ids`) and prints the median wall time and
+// throughput to stderr. One thread: the tokenizer runs on the caller's.
+void bench_tokenize(const Tokenizer& tokenizer, const std::string& text, bool add_special,
+                    bool parse_special, int runs, std::vector<TokenId>& ids) {
+    using Clock = std::chrono::steady_clock;
+    tokenizer.tokenize(text, add_special, parse_special, ids);
+    std::vector<double> seconds;
+    for (int i = 0; i < runs; ++i) {
+        Clock::time_point start = Clock::now();
+        tokenizer.tokenize(text, add_special, parse_special, ids);
+        seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    std::sort(seconds.begin(), seconds.end());
+    size_t n = seconds.size();
+    double median = n % 2 ? seconds[n / 2] : (seconds[n / 2 - 1] + seconds[n / 2]) / 2;
+    fmt::print(stderr,
+               "tokenize: {} bytes -> {} tokens; {} runs, median {:.6f} s (min {:.6f} s), "
+               "{:.2f} MB/s, 1 thread\n",
+               text.size(), ids.size(), n, median, seconds.front(),
+               median > 0 ? double(text.size()) / median / 1e6 : 0.0);
+}
+
 }  // namespace
 
 void add_tokenize_commands(CLI::App& app) {
@@ -88,6 +115,7 @@ void add_tokenize_commands(CLI::App& app) {
         bool pieces = false;
         bool parse_special = false;
         bool no_bos = false;
+        int bench = 0;
     };
     auto t = std::make_shared<TokenizeOptions>();
     CLI::App* tok = app.add_subcommand("tokenize", "Text to token ids with a model's tokenizer");
@@ -101,6 +129,10 @@ void add_tokenize_commands(CLI::App& app) {
     tok->add_flag("--parse-special", t->parse_special,
                   "Turn control-token text such as <|im_start|> into those tokens");
     tok->add_flag("--no-bos", t->no_bos, "Add no BOS (or other special) token");
+    tok->add_option("--bench", t->bench,
+                    "Also tokenize the text N more times and print the median time and MB/s "
+                    "(single thread) to stderr")
+        ->check(CLI::Range(1, 1000000));
     tok->callback([t, p] {
         GgufFile file = GgufFile::open(t->model);
         Tokenizer tokenizer = Tokenizer::load(file);
@@ -109,7 +141,12 @@ void add_tokenize_commands(CLI::App& app) {
                                               : read_stdin();
         // As llama-tokenize: special tokens are added when the model adds BOS.
         bool add_special = tokenizer.vocab().flags().add_bos && !t->no_bos;
-        std::vector<TokenId> ids = tokenizer.tokenize(text, add_special, t->parse_special);
+        std::vector<TokenId> ids;
+        if (t->bench > 0) {
+            bench_tokenize(tokenizer, text, add_special, t->parse_special, t->bench, ids);
+        } else {
+            tokenizer.tokenize(text, add_special, t->parse_special, ids);
+        }
         if (t->ids) {
             fmt::print("[{}]\n", fmt::join(ids, ", "));
         } else if (t->pieces) {
