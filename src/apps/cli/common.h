@@ -11,8 +11,9 @@ namespace slim::cli {
 // exists, or the first candidate when none does (so the error names it).
 std::string default_model_path();
 
-// Peak resident set size of this process, in bytes.
+// Peak and current resident set size of this process, in bytes.
 size_t peak_rss_bytes();
+size_t current_rss_bytes();
 
 std::string human_bytes(double n);
 

@@ -52,6 +52,10 @@ std::unique_ptr<Loaded> load(const RunOptions& o) {
     auto backend = make_cpu_backend({o.n_threads});
     auto loaded = std::unique_ptr<Loaded>(new Loaded{std::move(file), std::move(backend), nullptr, std::move(tokenizer)});
     loaded->model = load_model(loaded->file, *loaded->backend);
+    // Weights stay in the mmap'd file: RSS here is far below the file size
+    // until the first forward pass touches them.
+    fmt::print(stderr, "loaded {} ({}, {}): RSS {}\n", o.model, human_bytes(double(loaded->file.file_size())),
+               loaded->backend->name(), human_bytes(double(current_rss_bytes())));
     return loaded;
 }
 
