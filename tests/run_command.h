@@ -28,9 +28,9 @@ inline std::string read_file_text(const std::filesystem::path& p) {
 
 inline CommandResult run_command(const std::string& command) {
     static int counter = 0;
-    std::filesystem::path err_path = std::filesystem::temp_directory_path() /
-                                     ("slim-test-stderr-" + std::to_string(::getpid()) + "-" +
-                                      std::to_string(counter++));
+    std::filesystem::path err_path =
+        std::filesystem::temp_directory_path() /
+        ("slim-test-stderr-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     CommandResult r;
     std::string full = command + " 2>" + err_path.string();
     FILE* pipe = ::popen(full.c_str(), "r");

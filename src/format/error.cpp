@@ -6,18 +6,30 @@ namespace slim {
 
 const char* error_kind_name(ErrorKind kind) {
     switch (kind) {
-        case ErrorKind::io: return "io";
-        case ErrorKind::truncated: return "truncated";
-        case ErrorKind::bad_magic: return "bad_magic";
-        case ErrorKind::unsupported: return "unsupported";
-        case ErrorKind::bad_value: return "bad_value";
-        case ErrorKind::bad_type: return "bad_type";
-        case ErrorKind::too_large: return "too_large";
-        case ErrorKind::out_of_range: return "out_of_range";
-        case ErrorKind::misaligned: return "misaligned";
-        case ErrorKind::overlap: return "overlap";
-        case ErrorKind::duplicate: return "duplicate";
-        case ErrorKind::invalid_argument: return "invalid_argument";
+        case ErrorKind::io:
+            return "io";
+        case ErrorKind::truncated:
+            return "truncated";
+        case ErrorKind::bad_magic:
+            return "bad_magic";
+        case ErrorKind::unsupported:
+            return "unsupported";
+        case ErrorKind::bad_value:
+            return "bad_value";
+        case ErrorKind::bad_type:
+            return "bad_type";
+        case ErrorKind::too_large:
+            return "too_large";
+        case ErrorKind::out_of_range:
+            return "out_of_range";
+        case ErrorKind::misaligned:
+            return "misaligned";
+        case ErrorKind::overlap:
+            return "overlap";
+        case ErrorKind::duplicate:
+            return "duplicate";
+        case ErrorKind::invalid_argument:
+            return "invalid_argument";
     }
     return "unknown";
 }

@@ -14,24 +14,24 @@
 namespace slim {
 
 enum class ErrorKind {
-    io,           // the OS refused: open, stat, mmap, write, rename
-    truncated,    // the input ends before a field it must contain
-    bad_magic,    // not the file format we were asked to read
-    unsupported,  // a well-formed input we do not handle (version, type)
-    bad_value,    // a field holds a value outside its allowed set
-    bad_type,     // a field has the wrong type (a known key with a wrong value type)
-    too_large,    // a count, length or product cannot fit the input or overflows
-    out_of_range, // an offset or index points outside what it refers to
-    misaligned,   // an offset is not a multiple of the required alignment
-    overlap,      // two regions that must be disjoint overlap
-    duplicate,    // a name that must be unique appears twice
+    io,                // the OS refused: open, stat, mmap, write, rename
+    truncated,         // the input ends before a field it must contain
+    bad_magic,         // not the file format we were asked to read
+    unsupported,       // a well-formed input we do not handle (version, type)
+    bad_value,         // a field holds a value outside its allowed set
+    bad_type,          // a field has the wrong type (a known key with a wrong value type)
+    too_large,         // a count, length or product cannot fit the input or overflows
+    out_of_range,      // an offset or index points outside what it refers to
+    misaligned,        // an offset is not a multiple of the required alignment
+    overlap,           // two regions that must be disjoint overlap
+    duplicate,         // a name that must be unique appears twice
     invalid_argument,  // a bad flag or request parameter
 };
 
 const char* error_kind_name(ErrorKind kind);
 
 class Error : public std::runtime_error {
-public:
+  public:
     Error(ErrorKind kind, std::string file, std::string field, std::optional<uint64_t> offset,
           std::string expected, std::string found);
 
@@ -42,7 +42,7 @@ public:
     const std::string& expected() const { return expected_; }
     const std::string& found() const { return found_; }
 
-private:
+  private:
     ErrorKind kind_;
     std::string file_;
     std::string field_;

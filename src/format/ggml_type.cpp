@@ -65,7 +65,9 @@ GgmlTypeTraits ggml_type_traits(GgmlType type) {
     return *ggml_type_traits(static_cast<uint32_t>(type));
 }
 
-std::string_view ggml_type_name(GgmlType type) { return ggml_type_traits(type).name; }
+std::string_view ggml_type_name(GgmlType type) {
+    return ggml_type_traits(type).name;
+}
 
 std::optional<GgmlType> ggml_type_from_name(std::string_view name) {
     for (const Entry& e : kTypes) {

@@ -56,9 +56,9 @@ size_t gguf_scalar_size(GgufType type);
 struct GgufArray {
     GgufType elem_type = GgufType::u8;
     uint64_t count = 0;
-    const uint8_t* scalars = nullptr;        // count * gguf_scalar_size(elem_type) bytes
-    std::vector<std::string_view> strings;   // elem_type == string
-    std::vector<GgufArray> arrays;           // elem_type == array
+    const uint8_t* scalars = nullptr;       // count * gguf_scalar_size(elem_type) bytes
+    std::vector<std::string_view> strings;  // elem_type == string
+    std::vector<GgufArray> arrays;          // elem_type == array
 
     // Element i of a scalar array, converted to T. The caller checks elem_type.
     template <class Raw>
@@ -70,7 +70,7 @@ struct GgufArray {
 };
 
 class GgufValue {
-public:
+  public:
     GgufValue() = default;
     static GgufValue make_u8(uint8_t v) { return scalar(GgufType::u8, v); }
     static GgufValue make_i8(int8_t v) { return scalar(GgufType::i8, v); }
@@ -115,7 +115,7 @@ public:
     // The stored scalar bytes (little-endian, gguf_scalar_size(type) of them).
     const uint8_t* raw() const { return raw_; }
 
-private:
+  private:
     template <class T>
     static GgufValue scalar(GgufType type, T v) {
         static_assert(sizeof(T) <= 8);
@@ -144,13 +144,13 @@ struct GgufTensorInfo {
     GgmlType type = GgmlType::f32;
     uint32_t n_dims = 0;
     std::array<int64_t, kGgufMaxDims> ne = {1, 1, 1, 1};  // ne[0] innermost
-    uint64_t offset = 0;   // from the start of the data section
-    uint64_t n_bytes = 0;  // bytes of data
+    uint64_t offset = 0;                                  // from the start of the data section
+    uint64_t n_bytes = 0;                                 // bytes of data
     uint64_t n_elements() const { return uint64_t(ne[0]) * ne[1] * ne[2] * ne[3]; }
 };
 
 class GgufFile {
-public:
+  public:
     // Maps the file and parses it. Throws Error on any malformation.
     static GgufFile open(const std::filesystem::path& path);
     // Parses bytes owned by the caller, who keeps them alive (tests, fuzzing).
@@ -180,7 +180,7 @@ public:
         return bytes_.subspan(data_offset_ + t.offset, t.n_bytes);
     }
 
-private:
+  private:
     GgufFile() = default;
     void parse_all();
 

@@ -19,9 +19,9 @@ constexpr uint32_t kDefaultAlignment = 32;
 constexpr int kMaxArrayDepth = 16;  // nested arrays deeper than this are refused, not recursed
 
 // Minimum encoded sizes, used to bound counts before allocating for them.
-constexpr uint64_t kMinStringBytes = 8;       // u64 length
-constexpr uint64_t kMinKvBytes = 8 + 4 + 1;   // key length, value type, one-byte value
-constexpr uint64_t kMinArrayBytes = 4 + 8;    // element type, count
+constexpr uint64_t kMinStringBytes = 8;                  // u64 length
+constexpr uint64_t kMinKvBytes = 8 + 4 + 1;              // key length, value type, one-byte value
+constexpr uint64_t kMinArrayBytes = 4 + 8;               // element type, count
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 4 + 8;  // name length, n_dims, type, offset
 
 // Keys whose value type the GGUF spec or llama.cpp fixes. A file that stores
@@ -52,7 +52,7 @@ std::string type_description(GgufType type, GgufType elem) {
 }
 
 class Cursor {
-public:
+  public:
     Cursor(std::span<const uint8_t> bytes, const std::string& file) : bytes_(bytes), file_(file) {}
 
     uint64_t pos() const { return pos_; }
@@ -99,7 +99,8 @@ public:
     }
 
     // A count of items each at least `min_item_bytes` long must fit what is left.
-    void check_count(uint64_t count, uint64_t min_item_bytes, uint64_t at, const std::string& field) {
+    void check_count(uint64_t count, uint64_t min_item_bytes, uint64_t at,
+                     const std::string& field) {
         if (count > remaining() / min_item_bytes) {
             throw Error(ErrorKind::too_large, file_, field, at,
                         fmt::format("at most {} (the bytes left hold no more)",
@@ -108,11 +109,10 @@ public:
         }
     }
 
-private:
+  private:
     void need(uint64_t n, const std::string& field) {
         if (n > remaining()) {
-            throw Error(ErrorKind::truncated, file_, field, pos_,
-                        fmt::format("{} more bytes", n),
+            throw Error(ErrorKind::truncated, file_, field, pos_, fmt::format("{} more bytes", n),
                         fmt::format("end of file after {}", remaining()));
         }
     }
@@ -170,7 +170,9 @@ GgufArray read_array(Cursor& c, const std::string& file, const std::string& fiel
             a.scalars = c.here();
             if (a.elem_type == GgufType::boolean) {
                 for (uint64_t i = 0; i < a.count; ++i) {
-                    if (a.scalars[i] > 1) check_bool(a.scalars[i], file, fmt::format("{}[{}]", field, i), c.pos() + i);
+                    if (a.scalars[i] > 1)
+                        check_bool(a.scalars[i], file, fmt::format("{}[{}]", field, i),
+                                   c.pos() + i);
                 }
             }
             c.skip(a.count * size, field);
@@ -189,7 +191,9 @@ GgufValue read_value(Cursor& c, GgufType type, const std::string& file, const st
     return GgufValue::from_raw(type, p);
 }
 
-bool checked_mul(uint64_t a, uint64_t b, uint64_t* out) { return !__builtin_mul_overflow(a, b, out); }
+bool checked_mul(uint64_t a, uint64_t b, uint64_t* out) {
+    return !__builtin_mul_overflow(a, b, out);
+}
 
 }  // namespace
 
@@ -220,7 +224,8 @@ void GgufFile::parse_all() {
         std::string found;
         for (int i = 0; i < 4; ++i) {
             char ch = char((magic >> (8 * i)) & 0xff);
-            found += (ch >= 0x20 && ch < 0x7f) ? std::string(1, ch) : fmt::format("\\x{:02x}", uint8_t(ch));
+            found += (ch >= 0x20 && ch < 0x7f) ? std::string(1, ch)
+                                               : fmt::format("\\x{:02x}", uint8_t(ch));
         }
         throw Error(ErrorKind::bad_magic, file, "header.magic", 0, "\"GGUF\"", "\"" + found + "\"");
     }
@@ -243,7 +248,8 @@ void GgufFile::parse_all() {
         std::string field = fmt::format("kv[{}]", i);
         uint64_t at = c.pos();
         std::string_view key = c.read_string(field + ".key");
-        if (key.empty()) throw Error(ErrorKind::bad_value, file, field + ".key", at, "a non-empty key", "\"\"");
+        if (key.empty())
+            throw Error(ErrorKind::bad_value, file, field + ".key", at, "a non-empty key", "\"\"");
         field = fmt::format("kv[{}] '{}'", i, key);
         GgufType type = read_value_type(c, file, field + ".type");
         GgufValue value = read_value(c, type, file, field + ".value");
@@ -261,8 +267,9 @@ void GgufFile::parse_all() {
         const GgufArray* arr = kv.value.as_array();
         GgufType elem = arr ? arr->elem_type : GgufType::u8;
         if (kv.value.type() != known.type || (arr && elem != known.elem_type)) {
-            throw Error(ErrorKind::bad_type, file, fmt::format("kv[{}] '{}'", it->second, known.key),
-                        kv.file_offset, type_description(known.type, known.elem_type),
+            throw Error(ErrorKind::bad_type, file,
+                        fmt::format("kv[{}] '{}'", it->second, known.key), kv.file_offset,
+                        type_description(known.type, known.elem_type),
                         type_description(kv.value.type(), elem));
         }
     }
@@ -289,7 +296,9 @@ void GgufFile::parse_all() {
         info_offsets.push_back(at);
         GgufTensorInfo t;
         t.name = c.read_string(field + ".name");
-        if (t.name.empty()) throw Error(ErrorKind::bad_value, file, field + ".name", at, "a non-empty name", "\"\"");
+        if (t.name.empty())
+            throw Error(ErrorKind::bad_value, file, field + ".name", at, "a non-empty name",
+                        "\"\"");
         field = fmt::format("tensor[{}] '{}'", i, t.name);
 
         uint64_t dims_at = c.pos();
@@ -319,14 +328,15 @@ void GgufFile::parse_all() {
         uint32_t type_id = c.read<uint32_t>(field + ".type");
         std::optional<GgmlTypeTraits> traits = ggml_type_traits(type_id);
         if (!traits) {
-            throw Error(ErrorKind::unsupported, file, field + ".type", type_at, "a known ggml type id",
-                        std::to_string(type_id));
+            throw Error(ErrorKind::unsupported, file, field + ".type", type_at,
+                        "a known ggml type id", std::to_string(type_id));
         }
         t.type = static_cast<GgmlType>(type_id);
         if (t.ne[0] % traits->block_size != 0) {
-            throw Error(ErrorKind::bad_value, file, field + ".ne[0]", dims_at + 4,
-                        fmt::format("a multiple of {}'s block size {}", traits->name, traits->block_size),
-                        std::to_string(t.ne[0]));
+            throw Error(
+                ErrorKind::bad_value, file, field + ".ne[0]", dims_at + 4,
+                fmt::format("a multiple of {}'s block size {}", traits->name, traits->block_size),
+                std::to_string(t.ne[0]));
         }
         uint64_t n_blocks = n_elements / traits->block_size;
         if (!checked_mul(n_blocks, traits->type_size, &t.n_bytes)) {
@@ -342,8 +352,9 @@ void GgufFile::parse_all() {
                         std::to_string(t.offset));
         }
         if (!tensor_index_.emplace(t.name, tensors_.size()).second) {
-            throw Error(ErrorKind::duplicate, file, field + ".name", at, "each tensor name once",
-                        fmt::format("'{}' again (first at tensor[{}])", t.name, tensor_index_[t.name]));
+            throw Error(
+                ErrorKind::duplicate, file, field + ".name", at, "each tensor name once",
+                fmt::format("'{}' again (first at tensor[{}])", t.name, tensor_index_[t.name]));
         }
         tensors_.push_back(t);
     }
@@ -361,9 +372,10 @@ void GgufFile::parse_all() {
     for (size_t i = 0; i < tensors_.size(); ++i) {
         const GgufTensorInfo& t = tensors_[i];
         if (t.offset > data_size || t.n_bytes > data_size - t.offset) {
-            throw Error(ErrorKind::out_of_range, file, fmt::format("tensor[{}] '{}'.offset", i, t.name),
-                        info_offsets[i],
-                        fmt::format("offset + {} bytes within the {}-byte data section", t.n_bytes, data_size),
+            throw Error(ErrorKind::out_of_range, file,
+                        fmt::format("tensor[{}] '{}'.offset", i, t.name), info_offsets[i],
+                        fmt::format("offset + {} bytes within the {}-byte data section", t.n_bytes,
+                                    data_size),
                         std::to_string(t.offset));
         }
     }
@@ -375,7 +387,8 @@ void GgufFile::parse_all() {
         const GgufTensorInfo& prev = tensors_[order[k - 1]];
         const GgufTensorInfo& cur = tensors_[order[k]];
         if (prev.offset + prev.n_bytes > cur.offset) {
-            throw Error(ErrorKind::overlap, file, fmt::format("tensor[{}] '{}'.offset", order[k], cur.name),
+            throw Error(ErrorKind::overlap, file,
+                        fmt::format("tensor[{}] '{}'.offset", order[k], cur.name),
                         info_offsets[order[k]],
                         fmt::format("data disjoint from tensor[{}] '{}' ending at {}", order[k - 1],
                                     prev.name, prev.offset + prev.n_bytes),
@@ -391,8 +404,8 @@ const GgufValue* GgufFile::find(std::string_view key) const {
 
 namespace {
 
-[[noreturn]] void throw_key_type(const std::string& file, std::string_view key, const char* expected,
-                                 const GgufValue& v) {
+[[noreturn]] void throw_key_type(const std::string& file, std::string_view key,
+                                 const char* expected, const GgufValue& v) {
     throw Error(ErrorKind::bad_type, file, std::string(key), std::nullopt, expected,
                 gguf_type_name(v.type()));
 }

@@ -6,19 +6,32 @@ namespace slim {
 
 const char* gguf_type_name(GgufType type) {
     switch (type) {
-        case GgufType::u8: return "u8";
-        case GgufType::i8: return "i8";
-        case GgufType::u16: return "u16";
-        case GgufType::i16: return "i16";
-        case GgufType::u32: return "u32";
-        case GgufType::i32: return "i32";
-        case GgufType::f32: return "f32";
-        case GgufType::boolean: return "bool";
-        case GgufType::string: return "string";
-        case GgufType::array: return "array";
-        case GgufType::u64: return "u64";
-        case GgufType::i64: return "i64";
-        case GgufType::f64: return "f64";
+        case GgufType::u8:
+            return "u8";
+        case GgufType::i8:
+            return "i8";
+        case GgufType::u16:
+            return "u16";
+        case GgufType::i16:
+            return "i16";
+        case GgufType::u32:
+            return "u32";
+        case GgufType::i32:
+            return "i32";
+        case GgufType::f32:
+            return "f32";
+        case GgufType::boolean:
+            return "bool";
+        case GgufType::string:
+            return "string";
+        case GgufType::array:
+            return "array";
+        case GgufType::u64:
+            return "u64";
+        case GgufType::i64:
+            return "i64";
+        case GgufType::f64:
+            return "f64";
     }
     return "unknown";
 }
@@ -27,17 +40,22 @@ size_t gguf_scalar_size(GgufType type) {
     switch (type) {
         case GgufType::u8:
         case GgufType::i8:
-        case GgufType::boolean: return 1;
+        case GgufType::boolean:
+            return 1;
         case GgufType::u16:
-        case GgufType::i16: return 2;
+        case GgufType::i16:
+            return 2;
         case GgufType::u32:
         case GgufType::i32:
-        case GgufType::f32: return 4;
+        case GgufType::f32:
+            return 4;
         case GgufType::u64:
         case GgufType::i64:
-        case GgufType::f64: return 8;
+        case GgufType::f64:
+            return 8;
         case GgufType::string:
-        case GgufType::array: return 0;
+        case GgufType::array:
+            return 0;
     }
     return 0;
 }
@@ -58,8 +76,10 @@ bool GgufValue::is_integer() const {
         case GgufType::u32:
         case GgufType::i32:
         case GgufType::u64:
-        case GgufType::i64: return true;
-        default: return false;
+        case GgufType::i64:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -76,19 +96,27 @@ T load(const uint8_t* raw) {
 
 std::optional<int64_t> GgufValue::as_i64() const {
     switch (type_) {
-        case GgufType::u8: return load<uint8_t>(raw_);
-        case GgufType::i8: return load<int8_t>(raw_);
-        case GgufType::u16: return load<uint16_t>(raw_);
-        case GgufType::i16: return load<int16_t>(raw_);
-        case GgufType::u32: return load<uint32_t>(raw_);
-        case GgufType::i32: return load<int32_t>(raw_);
-        case GgufType::i64: return load<int64_t>(raw_);
+        case GgufType::u8:
+            return load<uint8_t>(raw_);
+        case GgufType::i8:
+            return load<int8_t>(raw_);
+        case GgufType::u16:
+            return load<uint16_t>(raw_);
+        case GgufType::i16:
+            return load<int16_t>(raw_);
+        case GgufType::u32:
+            return load<uint32_t>(raw_);
+        case GgufType::i32:
+            return load<int32_t>(raw_);
+        case GgufType::i64:
+            return load<int64_t>(raw_);
         case GgufType::u64: {
             uint64_t v = load<uint64_t>(raw_);
             if (v > uint64_t(std::numeric_limits<int64_t>::max())) return std::nullopt;
             return int64_t(v);
         }
-        default: return std::nullopt;
+        default:
+            return std::nullopt;
     }
 }
 

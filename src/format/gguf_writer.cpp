@@ -19,7 +19,7 @@ namespace {
 using Sink = std::function<void(const void*, size_t)>;
 
 class Encoder {
-public:
+  public:
     explicit Encoder(Sink sink) : sink_(std::move(sink)) {}
 
     uint64_t written() const { return written_; }
@@ -68,7 +68,7 @@ public:
         }
     }
 
-private:
+  private:
     Sink sink_;
     uint64_t written_ = 0;
 };
@@ -117,7 +117,8 @@ void encode(const GgufContents& contents, Encoder& enc) {
         uint64_t n_elements = 1;
         for (uint32_t d = 0; d < t.n_dims; ++d) n_elements *= uint64_t(t.ne[d]);
         uint64_t expected = n_elements / traits.block_size * traits.type_size;
-        if (t.n_dims > kGgufMaxDims || t.ne[0] % traits.block_size != 0 || t.data.size() != expected) {
+        if (t.n_dims > kGgufMaxDims || t.ne[0] % traits.block_size != 0 ||
+            t.data.size() != expected) {
             throw Error(ErrorKind::invalid_argument, "", fmt::format("tensor '{}'", t.name),
                         std::nullopt, fmt::format("{} bytes of {}", expected, traits.name),
                         std::to_string(t.data.size()));
@@ -192,12 +193,14 @@ void gguf_write(const std::filesystem::path& path, const GgufContents& contents)
     if (std::fflush(f) != 0 || ::fsync(fileno(f)) != 0) fail("flush");
     if (std::fclose(f) != 0) {
         std::remove(tmp_name.c_str());
-        throw Error(ErrorKind::io, final_name, "close", std::nullopt, "success", std::strerror(errno));
+        throw Error(ErrorKind::io, final_name, "close", std::nullopt, "success",
+                    std::strerror(errno));
     }
     if (std::rename(tmp_name.c_str(), final_name.c_str()) != 0) {
         int saved = errno;
         std::remove(tmp_name.c_str());
-        throw Error(ErrorKind::io, final_name, "rename", std::nullopt, "success", std::strerror(saved));
+        throw Error(ErrorKind::io, final_name, "rename", std::nullopt, "success",
+                    std::strerror(saved));
     }
 }
 

@@ -10,7 +10,7 @@
 namespace slim {
 
 class MappedFile {
-public:
+  public:
     // Throws Error(io) when the file cannot be opened, stat'ed or mapped.
     explicit MappedFile(const std::filesystem::path& path);
     ~MappedFile();
@@ -20,7 +20,7 @@ public:
     std::span<const uint8_t> bytes() const { return {data_, size_}; }
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string path_;
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;

@@ -10,9 +10,12 @@ namespace slim {
 
 int HparamReader::required_int(const std::string& key) const {
     std::optional<uint64_t> v = file_.get_u64(full(key));
-    if (!v) throw Error(ErrorKind::bad_value, file_.path(), full(key), std::nullopt, "a value", "none (key missing)");
+    if (!v)
+        throw Error(ErrorKind::bad_value, file_.path(), full(key), std::nullopt, "a value",
+                    "none (key missing)");
     if (*v > uint64_t(INT32_MAX)) {
-        throw Error(ErrorKind::too_large, file_.path(), full(key), std::nullopt, "a value below 2^31", std::to_string(*v));
+        throw Error(ErrorKind::too_large, file_.path(), full(key), std::nullopt,
+                    "a value below 2^31", std::to_string(*v));
     }
     return int(*v);
 }
@@ -44,8 +47,8 @@ void read_common_config(const HparamReader& hp, ModelConfig& c) {
         c.n_head % c.n_head_kv != 0) {
         throw Error(ErrorKind::bad_value, path, c.arch + ".attention.head_count_kv", std::nullopt,
                     "positive sizes with head_count a multiple of head_count_kv",
-                    fmt::format("n_embd {}, n_layer {}, n_ff {}, n_head {}, n_head_kv {}", c.n_embd, c.n_layer,
-                                c.n_ff, c.n_head, c.n_head_kv));
+                    fmt::format("n_embd {}, n_layer {}, n_ff {}, n_head {}, n_head_kv {}", c.n_embd,
+                                c.n_layer, c.n_ff, c.n_head, c.n_head_kv));
     }
     c.head_dim = hp.optional_int("attention.key_length", c.n_embd / c.n_head);
     int value_length = hp.optional_int("attention.value_length", c.head_dim);
@@ -59,14 +62,16 @@ void read_common_config(const HparamReader& hp, ModelConfig& c) {
     const GgufArray* tokens = hp.file().get_array("tokenizer.ggml.tokens", GgufType::string);
     c.n_vocab = hp.optional_int("vocab_size", tokens ? int(tokens->count) : 0);
     if (c.n_vocab <= 0) {
-        throw Error(ErrorKind::bad_value, path, "tokenizer.ggml.tokens", std::nullopt, "a vocabulary", "none");
+        throw Error(ErrorKind::bad_value, path, "tokenizer.ggml.tokens", std::nullopt,
+                    "a vocabulary", "none");
     }
 
     RopeParams& r = c.rope;
     r.n_rot = hp.optional_int("rope.dimension_count", c.head_dim);
     if (r.n_rot <= 0 || r.n_rot > c.head_dim || r.n_rot % 2 != 0) {
         throw Error(ErrorKind::bad_value, path, c.arch + ".rope.dimension_count", std::nullopt,
-                    fmt::format("an even count up to the head size {}", c.head_dim), std::to_string(r.n_rot));
+                    fmt::format("an even count up to the head size {}", c.head_dim),
+                    std::to_string(r.n_rot));
     }
     r.freq_base = hp.optional_float("rope.freq_base", 10000.0f);
     std::string scaling = hp.optional_string("rope.scaling.type").value_or("none");
@@ -88,24 +93,28 @@ void read_common_config(const HparamReader& hp, ModelConfig& c) {
     c.layer_swa.assign(size_t(c.n_layer), false);
 }
 
-Tensor WeightBinder::bind(const GgufTensorInfo& t, int64_t n_in, int64_t n_out, bool is_vector) const {
+Tensor WeightBinder::bind(const GgufTensorInfo& t, int64_t n_in, int64_t n_out,
+                          bool is_vector) const {
     const bool shape_ok = is_vector ? (t.n_dims == 1 && t.ne[0] == n_in)
                                     : (t.n_dims == 2 && t.ne[0] == n_in && t.ne[1] == n_out);
     if (!shape_ok) {
         std::string found;
         for (uint32_t d = 0; d < t.n_dims; ++d) found += (d ? " x " : "") + std::to_string(t.ne[d]);
-        throw Error(ErrorKind::bad_value, file_.path(), fmt::format("tensor '{}'.shape", t.name), std::nullopt,
+        throw Error(ErrorKind::bad_value, file_.path(), fmt::format("tensor '{}'.shape", t.name),
+                    std::nullopt,
                     is_vector ? std::to_string(n_in) : fmt::format("{} x {}", n_in, n_out), found);
     }
     if (is_vector && t.type != GgmlType::f32) {
-        throw Error(ErrorKind::unsupported, file_.path(), fmt::format("tensor '{}'.type", t.name), std::nullopt,
-                    "F32 for a norm or bias vector", std::string(ggml_type_name(t.type)));
+        throw Error(ErrorKind::unsupported, file_.path(), fmt::format("tensor '{}'.type", t.name),
+                    std::nullopt, "F32 for a norm or bias vector",
+                    std::string(ggml_type_name(t.type)));
     }
     try {
-        return backend_.weight(t.type, t.ne[0], is_vector ? 1 : t.ne[1], file_.tensor_data(t).data());
+        return backend_.weight(t.type, t.ne[0], is_vector ? 1 : t.ne[1],
+                               file_.tensor_data(t).data());
     } catch (const Error& e) {
-        throw Error(e.kind(), file_.path(), fmt::format("tensor '{}'.type", t.name), std::nullopt, e.expected(),
-                    e.found());
+        throw Error(e.kind(), file_.path(), fmt::format("tensor '{}'.type", t.name), std::nullopt,
+                    e.expected(), e.found());
     }
 }
 
@@ -130,7 +139,8 @@ Tensor WeightBinder::vector(const std::string& name, int64_t n) const {
     return bind(*t, n, 1, true);
 }
 
-std::optional<Tensor> WeightBinder::optional_matrix(const std::string& name, int64_t n_in, int64_t n_out) const {
+std::optional<Tensor> WeightBinder::optional_matrix(const std::string& name, int64_t n_in,
+                                                    int64_t n_out) const {
     const GgufTensorInfo* t = file_.find_tensor(name);
     if (!t) return std::nullopt;
     return bind(*t, n_in, n_out, false);
@@ -144,10 +154,17 @@ std::optional<Tensor> WeightBinder::optional_vector(const std::string& name, int
 
 AttentionWeights bind_attention(const WeightBinder& w, const ModelConfig& c, int layer) {
     const std::string p = fmt::format("blk.{}.", layer);
-    const int64_t q_dim = int64_t(c.n_head) * c.head_dim, kv_dim = int64_t(c.n_head_kv) * c.head_dim;
-    AttentionWeights a{w.matrix(p + "attn_q.weight", c.n_embd, q_dim), w.matrix(p + "attn_k.weight", c.n_embd, kv_dim),
+    const int64_t q_dim = int64_t(c.n_head) * c.head_dim,
+                  kv_dim = int64_t(c.n_head_kv) * c.head_dim;
+    AttentionWeights a{w.matrix(p + "attn_q.weight", c.n_embd, q_dim),
+                       w.matrix(p + "attn_k.weight", c.n_embd, kv_dim),
                        w.matrix(p + "attn_v.weight", c.n_embd, kv_dim),
-                       w.matrix(p + "attn_output.weight", q_dim, c.n_embd), {}, {}, {}, {}, {}};
+                       w.matrix(p + "attn_output.weight", q_dim, c.n_embd),
+                       {},
+                       {},
+                       {},
+                       {},
+                       {}};
     a.bq = w.optional_vector(p + "attn_q.bias", q_dim);
     a.bk = w.optional_vector(p + "attn_k.bias", kv_dim);
     a.bv = w.optional_vector(p + "attn_v.bias", kv_dim);
@@ -158,11 +175,13 @@ AttentionWeights bind_attention(const WeightBinder& w, const ModelConfig& c, int
 
 FfnWeights bind_ffn(const WeightBinder& w, const ModelConfig& c, int layer) {
     const std::string p = fmt::format("blk.{}.", layer);
-    return FfnWeights{w.matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff), w.matrix(p + "ffn_up.weight", c.n_embd, c.n_ff),
+    return FfnWeights{w.matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff),
+                      w.matrix(p + "ffn_up.weight", c.n_embd, c.n_ff),
                       w.matrix(p + "ffn_down.weight", c.n_ff, c.n_embd)};
 }
 
-BatchView make_batch(std::span<const int32_t> tokens, std::span<const int32_t> slots, const KvCache& cache) {
+BatchView make_batch(std::span<const int32_t> tokens, std::span<const int32_t> slots,
+                     const KvCache& cache) {
     BatchView batch{int64_t(tokens.size()), slots, {}};
     batch.positions.reserve(slots.size());
     for (int32_t slot : slots) batch.positions.push_back(cache.positions()[size_t(slot)]);
@@ -185,8 +204,8 @@ Scratch::Scratch(Backend& be, const ModelConfig& c, int max_batch)
       gate(be.alloc(GgmlType::f32, c.n_ff, max_batch)),
       up(be.alloc(GgmlType::f32, c.n_ff, max_batch)) {}
 
-void attention_block(Backend& be, const ModelConfig& c, const AttentionWeights& w, int layer, Scratch& s,
-                     const BatchView& batch, KvCache& cache) {
+void attention_block(Backend& be, const ModelConfig& c, const AttentionWeights& w, int layer,
+                     Scratch& s, const BatchView& batch, KvCache& cache) {
     const int64_t n = batch.n;
     be.matmul(s.q, w.wq, s.h, n);
     be.matmul(s.k, w.wk, s.h, n);
@@ -210,7 +229,8 @@ void attention_block(Backend& be, const ModelConfig& c, const AttentionWeights& 
     ap.scale = c.attn_scale > 0 ? c.attn_scale : 1.0f / std::sqrt(float(c.head_dim));
     ap.softcap = c.attn_softcap;
     ap.sliding_window = swa ? c.sliding_window : 0;
-    be.attention(s.attn, s.q, cache.k(layer), cache.v(layer), batch.positions, cache.positions(), ap);
+    be.attention(s.attn, s.q, cache.k(layer), cache.v(layer), batch.positions, cache.positions(),
+                 ap);
     be.matmul(s.block_out, w.wo, s.attn, n);
 }
 
@@ -225,8 +245,8 @@ void ffn_block(Backend& be, const ModelConfig& c, const FfnWeights& w, Scratch& 
     be.matmul(s.block_out, w.down, s.gate, n);
 }
 
-void output_block(Backend& be, const ModelConfig& c, const Tensor& norm, const Tensor& output, Scratch& s,
-                  int64_t n, int64_t first, const Tensor& logits) {
+void output_block(Backend& be, const ModelConfig& c, const Tensor& norm, const Tensor& output,
+                  Scratch& s, int64_t n, int64_t first, const Tensor& logits) {
     Tensor rows = s.x.rows_from(first);
     be.rms_norm(rows, &norm, c.norm_eps, n - first);
     be.matmul(logits, output, rows, n - first);

@@ -22,7 +22,7 @@ constexpr int kSwaPattern = 6;
 constexpr float kLocalRopeBase = 10000.0f;
 
 class Gemma3Model final : public Model {
-public:
+  public:
     Gemma3Model(const GgufFile& file, Backend& backend, ModelConfig config, int max_batch)
         : Model(backend, std::move(config), max_batch),
           scratch_(backend, config_, max_batch),
@@ -31,17 +31,20 @@ public:
         WeightBinder w(file, backend);
         for (int l = 0; l < c.n_layer; ++l) {
             const std::string p = fmt::format("blk.{}.", l);
-            layers_.push_back(Layer{w.vector(p + "attn_norm.weight", c.n_embd), bind_attention(w, c, l),
+            layers_.push_back(Layer{w.vector(p + "attn_norm.weight", c.n_embd),
+                                    bind_attention(w, c, l),
                                     w.vector(p + "post_attention_norm.weight", c.n_embd),
                                     w.vector(p + "ffn_norm.weight", c.n_embd), bind_ffn(w, c, l),
                                     w.vector(p + "post_ffw_norm.weight", c.n_embd)});
             if (!layers_.back().attn.q_norm || !layers_.back().attn.k_norm) {
-                w.vector(p + (layers_.back().attn.q_norm ? "attn_k_norm.weight" : "attn_q_norm.weight"), c.head_dim);
+                w.vector(
+                    p + (layers_.back().attn.q_norm ? "attn_k_norm.weight" : "attn_q_norm.weight"),
+                    c.head_dim);
             }
         }
     }
 
-private:
+  private:
     struct Layer {
         Tensor attn_norm;
         AttentionWeights attn;
@@ -51,8 +54,8 @@ private:
         Tensor post_ffn_norm;
     };
 
-    void forward_batch(std::span<const int32_t> tokens, std::span<const int32_t> slots, KvCache& cache,
-                       const Tensor& logits, int64_t first_logit_row) override {
+    void forward_batch(std::span<const int32_t> tokens, std::span<const int32_t> slots,
+                       KvCache& cache, const Tensor& logits, int64_t first_logit_row) override {
         Scratch& s = scratch_;
         const BatchView batch = make_batch(tokens, slots, cache);
         const int64_t n = batch.n;
@@ -73,7 +76,9 @@ private:
             backend_.rms_norm(s.block_out, &L.post_ffn_norm, eps, n);
             backend_.add(s.x, s.x, s.block_out, n);
         }
-        if (first_logit_row < n) output_block(backend_, config_, ends_.output_norm, ends_.output, s, n, first_logit_row, logits);
+        if (first_logit_row < n)
+            output_block(backend_, config_, ends_.output_norm, ends_.output, s, n, first_logit_row,
+                         logits);
     }
 
     Scratch scratch_;
@@ -98,7 +103,8 @@ std::unique_ptr<Model> load_gemma3(const GgufFile& file, Backend& backend, int m
     c.sliding_window = hp.optional_int("attention.sliding_window", 0);
     const int pattern = hp.optional_int("attention.sliding_window_pattern", kSwaPattern);
     for (int l = 0; l < c.n_layer; ++l) {
-        c.layer_swa[size_t(l)] = c.sliding_window > 0 && (pattern == 0 || l % pattern < pattern - 1);
+        c.layer_swa[size_t(l)] =
+            c.sliding_window > 0 && (pattern == 0 || l % pattern < pattern - 1);
     }
     c.final_softcap = hp.optional_float("final_logit_softcapping", 0.0f);
     return std::make_unique<Gemma3Model>(file, backend, std::move(c), max_batch);

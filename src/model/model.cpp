@@ -8,8 +8,8 @@ namespace slim {
 
 KvCache::KvCache(Backend& backend, const ModelConfig& c, int n_ctx) : n_ctx_(n_ctx) {
     if (n_ctx <= 0) {
-        throw Error(ErrorKind::invalid_argument, "", "context size", std::nullopt, "a positive size",
-                    std::to_string(n_ctx));
+        throw Error(ErrorKind::invalid_argument, "", "context size", std::nullopt,
+                    "a positive size", std::to_string(n_ctx));
     }
     const int64_t width = int64_t(c.n_head_kv) * c.head_dim;
     for (int l = 0; l < c.n_layer; ++l) {
@@ -42,12 +42,14 @@ std::vector<int32_t> KvCache::append(int n) {
 Model::Model(Backend& backend, ModelConfig config, int max_batch)
     : backend_(backend), config_(std::move(config)), max_batch_(max_batch) {}
 
-void Model::forward(std::span<const int32_t> tokens, KvCache& cache, std::span<float> logits, bool all_logits) {
+void Model::forward(std::span<const int32_t> tokens, KvCache& cache, std::span<float> logits,
+                    bool all_logits) {
     const size_t n_vocab = size_t(config_.n_vocab);
     const size_t rows_out = all_logits ? tokens.size() : (tokens.empty() ? 0 : 1);
     if (logits.size() < rows_out * n_vocab) {
         throw Error(ErrorKind::invalid_argument, "", "logits", std::nullopt,
-                    fmt::format("room for {} floats", rows_out * n_vocab), std::to_string(logits.size()));
+                    fmt::format("room for {} floats", rows_out * n_vocab),
+                    std::to_string(logits.size()));
     }
     for (size_t i = 0; i < tokens.size(); ++i) {
         if (tokens[i] < 0 || tokens[i] >= config_.n_vocab) {
@@ -58,8 +60,8 @@ void Model::forward(std::span<const int32_t> tokens, KvCache& cache, std::span<f
     if (tokens.size() > size_t(cache.n_ctx() - cache.n_used())) {
         throw Error(ErrorKind::invalid_argument, "", "context", std::nullopt,
                     fmt::format("at most {} tokens in the context", cache.n_ctx()),
-                    fmt::format("{} tokens ({} already used + {} new)", cache.n_used() + tokens.size(),
-                                cache.n_used(), tokens.size()));
+                    fmt::format("{} tokens ({} already used + {} new)",
+                                cache.n_used() + tokens.size(), cache.n_used(), tokens.size()));
     }
     const int64_t logit_rows = all_logits ? max_batch_ : 1;
     if (logits_.n_rows < logit_rows) {
@@ -73,10 +75,12 @@ void Model::forward(std::span<const int32_t> tokens, KvCache& cache, std::span<f
         std::vector<int32_t> slots = cache.append(int(n));
         const bool last = begin + n == tokens.size();
         const int64_t first = all_logits ? 0 : int64_t(n) - 1;
-        forward_batch(tokens.subspan(begin, n), slots, cache, out, all_logits || last ? first : int64_t(n));
+        forward_batch(tokens.subspan(begin, n), slots, cache, out,
+                      all_logits || last ? first : int64_t(n));
         const size_t rows = all_logits ? n : (last ? 1 : 0);
         if (rows > 0) {
-            backend_.download(logits.data() + written * n_vocab, out, rows * n_vocab * sizeof(float));
+            backend_.download(logits.data() + written * n_vocab, out,
+                              rows * n_vocab * sizeof(float));
             written += rows;
         }
     }

@@ -28,16 +28,16 @@ struct ModelConfig {
     int n_ff = 0;
     int n_head = 0;
     int n_head_kv = 0;
-    int head_dim = 0;       // per head, for q, k and v
+    int head_dim = 0;  // per head, for q, k and v
     float norm_eps = 1e-5f;
-    float embd_scale = 1;   // token embeddings are multiplied by this (sqrt(n_embd) in Gemma)
-    float attn_scale = 0;   // q·k scale; 0 means 1/sqrt(head_dim)
-    float attn_softcap = 0;     // attention logit soft-capping (Gemma 2); 0 = off
-    float final_softcap = 0;    // output logit soft-capping; 0 = off
+    float embd_scale = 1;     // token embeddings are multiplied by this (sqrt(n_embd) in Gemma)
+    float attn_scale = 0;     // q·k scale; 0 means 1/sqrt(head_dim)
+    float attn_softcap = 0;   // attention logit soft-capping (Gemma 2); 0 = off
+    float final_softcap = 0;  // output logit soft-capping; 0 = off
     FfnActivation ffn_act = FfnActivation::silu;
-    RopeParams rope;            // global-attention layers
-    RopeParams rope_local;      // sliding-window layers (Gemma 3 uses another base)
-    int sliding_window = 0;     // window of the sliding-window layers
+    RopeParams rope;              // global-attention layers
+    RopeParams rope_local;        // sliding-window layers (Gemma 3 uses another base)
+    int sliding_window = 0;       // window of the sliding-window layers
     std::vector<bool> layer_swa;  // per layer: uses the sliding window
     bool tied_embeddings = false;
 };
@@ -45,7 +45,7 @@ struct ModelConfig {
 // The keys and values of one sequence, per layer, stored as F16 rows of
 // n_head_kv * head_dim. Slot s holds the token at position positions[s].
 class KvCache {
-public:
+  public:
     KvCache(Backend& backend, const ModelConfig& config, int n_ctx);
 
     int n_ctx() const { return n_ctx_; }
@@ -62,14 +62,14 @@ public:
     // Forgets everything from slot n on (used to retry or rewind a conversation).
     void truncate(int n) { positions_.resize(size_t(std::min(n, n_used()))); }
 
-private:
+  private:
     int n_ctx_;
     std::vector<Tensor> k_, v_;
     std::vector<int32_t> positions_;
 };
 
 class Model {
-public:
+  public:
     virtual ~Model();
     const ModelConfig& config() const { return config_; }
 
@@ -77,21 +77,22 @@ public:
     // Writes n_vocab logits per row into `logits`: for every token when
     // all_logits, else for the last token only. Splits long inputs into
     // batches internally.
-    void forward(std::span<const int32_t> tokens, KvCache& cache, std::span<float> logits, bool all_logits);
+    void forward(std::span<const int32_t> tokens, KvCache& cache, std::span<float> logits,
+                 bool all_logits);
 
     int max_batch() const { return max_batch_; }
 
-protected:
+  protected:
     Model(Backend& backend, ModelConfig config, int max_batch);
     // One batch of at most max_batch() tokens at cache slots `slots`.
-    virtual void forward_batch(std::span<const int32_t> tokens, std::span<const int32_t> slots, KvCache& cache,
-                               const Tensor& logits, int64_t first_logit_row) = 0;
+    virtual void forward_batch(std::span<const int32_t> tokens, std::span<const int32_t> slots,
+                               KvCache& cache, const Tensor& logits, int64_t first_logit_row) = 0;
 
     Backend& backend_;
     ModelConfig config_;
     int max_batch_;
 
-private:
+  private:
     Tensor logits_;  // output rows of the last forward, reused across calls
 };
 

@@ -11,7 +11,7 @@ namespace slim {
 namespace {
 
 class PreNormDecoder final : public Model {
-public:
+  public:
     PreNormDecoder(const GgufFile& file, Backend& backend, ModelConfig config, int max_batch)
         : Model(backend, std::move(config), max_batch),
           scratch_(backend, config_, max_batch),
@@ -20,12 +20,13 @@ public:
         WeightBinder w(file, backend);
         for (int l = 0; l < c.n_layer; ++l) {
             const std::string p = fmt::format("blk.{}.", l);
-            layers_.push_back(Layer{w.vector(p + "attn_norm.weight", c.n_embd), bind_attention(w, c, l),
+            layers_.push_back(Layer{w.vector(p + "attn_norm.weight", c.n_embd),
+                                    bind_attention(w, c, l),
                                     w.vector(p + "ffn_norm.weight", c.n_embd), bind_ffn(w, c, l)});
         }
     }
 
-private:
+  private:
     struct Layer {
         Tensor attn_norm;
         AttentionWeights attn;
@@ -33,8 +34,8 @@ private:
         FfnWeights ffn;
     };
 
-    void forward_batch(std::span<const int32_t> tokens, std::span<const int32_t> slots, KvCache& cache,
-                       const Tensor& logits, int64_t first_logit_row) override {
+    void forward_batch(std::span<const int32_t> tokens, std::span<const int32_t> slots,
+                       KvCache& cache, const Tensor& logits, int64_t first_logit_row) override {
         Scratch& s = scratch_;
         const BatchView batch = make_batch(tokens, slots, cache);
         const int64_t n = batch.n;
@@ -51,7 +52,9 @@ private:
             ffn_block(backend_, config_, L.ffn, s, n);
             backend_.add(s.x, s.x, s.block_out, n);
         }
-        if (first_logit_row < n) output_block(backend_, config_, ends_.output_norm, ends_.output, s, n, first_logit_row, logits);
+        if (first_logit_row < n)
+            output_block(backend_, config_, ends_.output_norm, ends_.output, s, n, first_logit_row,
+                         logits);
     }
 
     Scratch scratch_;
@@ -61,8 +64,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Model> make_pre_norm_decoder(const GgufFile& file, Backend& backend, ModelConfig config,
-                                             int max_batch) {
+std::unique_ptr<Model> make_pre_norm_decoder(const GgufFile& file, Backend& backend,
+                                             ModelConfig config, int max_batch) {
     return std::make_unique<PreNormDecoder>(file, backend, std::move(config), max_batch);
 }
 

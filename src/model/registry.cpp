@@ -31,14 +31,15 @@ std::vector<std::string> known_architectures() {
 std::unique_ptr<Model> load_model(const GgufFile& file, Backend& backend, int max_batch) {
     std::optional<std::string_view> arch = file.get_string("general.architecture");
     if (!arch) {
-        throw Error(ErrorKind::bad_value, file.path(), "general.architecture", std::nullopt, "an architecture name",
-                    "none (key missing)");
+        throw Error(ErrorKind::bad_value, file.path(), "general.architecture", std::nullopt,
+                    "an architecture name", "none (key missing)");
     }
     for (const Family& f : kFamilies) {
         if (*arch == f.arch) return f.load(file, backend, max_batch);
     }
     throw Error(ErrorKind::unsupported, file.path(), "general.architecture", std::nullopt,
-                fmt::format("one of: {}", fmt::join(known_architectures(), ", ")), std::string(*arch));
+                fmt::format("one of: {}", fmt::join(known_architectures(), ", ")),
+                std::string(*arch));
 }
 
 }  // namespace slim

@@ -7,7 +7,8 @@
 
 namespace slim {
 
-using ModelLoader = std::unique_ptr<Model> (*)(const GgufFile& file, Backend& backend, int max_batch);
+using ModelLoader = std::unique_ptr<Model> (*)(const GgufFile& file, Backend& backend,
+                                               int max_batch);
 
 // One loader per family file.
 std::unique_ptr<Model> load_llama(const GgufFile& file, Backend& backend, int max_batch);

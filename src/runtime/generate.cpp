@@ -8,11 +8,16 @@ namespace slim {
 
 const char* stop_reason_name(StopReason reason) {
     switch (reason) {
-        case StopReason::length: return "length";
-        case StopReason::eog: return "eog";
-        case StopReason::stop_string: return "stop";
-        case StopReason::context_full: return "context_full";
-        case StopReason::cancelled: return "cancelled";
+        case StopReason::length:
+            return "length";
+        case StopReason::eog:
+            return "eog";
+        case StopReason::stop_string:
+            return "stop";
+        case StopReason::context_full:
+            return "context_full";
+        case StopReason::cancelled:
+            return "cancelled";
     }
     return "unknown";
 }
@@ -35,7 +40,8 @@ std::string StopStringFilter::push(std::string_view text) {
     // Keep the longest tail that is a proper prefix of some stop string.
     size_t keep = 0;
     for (const std::string& s : stops_) {
-        for (size_t len = std::min(s.size() - (s.empty() ? 0 : 1), held_.size()); len > keep; --len) {
+        for (size_t len = std::min(s.size() - (s.empty() ? 0 : 1), held_.size()); len > keep;
+             --len) {
             if (held_.compare(held_.size() - len, len, s, 0, len) == 0) {
                 keep = len;
                 break;
@@ -60,7 +66,8 @@ GenerateResult generate(Model& model, KvCache& cache, const Tokenizer& tokenizer
     GenerateResult result;
     result.n_prompt = int(prompt.size());
     if (prompt.empty()) {
-        throw Error(ErrorKind::invalid_argument, "", "prompt", std::nullopt, "at least one token", "none");
+        throw Error(ErrorKind::invalid_argument, "", "prompt", std::nullopt, "at least one token",
+                    "none");
     }
     const int n_vocab = model.config().n_vocab;
     std::vector<float> logits(static_cast<size_t>(n_vocab));

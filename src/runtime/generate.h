@@ -15,9 +15,9 @@
 namespace slim {
 
 struct GenerateOptions {
-    int n_predict = 256;             // at most this many new tokens; < 0: until the context is full
-    std::vector<std::string> stop;   // generation ends before the first of these strings
-    bool stop_at_eog = true;         // end at EOS/EOT (the token itself is not printed)
+    int n_predict = 256;            // at most this many new tokens; < 0: until the context is full
+    std::vector<std::string> stop;  // generation ends before the first of these strings
+    bool stop_at_eog = true;        // end at EOS/EOT (the token itself is not printed)
 };
 
 enum class StopReason { length, eog, stop_string, context_full, cancelled };
@@ -44,13 +44,13 @@ GenerateResult generate(Model& model, KvCache& cache, const Tokenizer& tokenizer
 // the text that is safe to show; stopped() tells when a stop string appeared
 // (the text before it was returned, the rest dropped).
 class StopStringFilter {
-public:
+  public:
     explicit StopStringFilter(std::vector<std::string> stops) : stops_(std::move(stops)) {}
     std::string push(std::string_view text);
     std::string finish();  // what is held back, when generation ends otherwise
     bool stopped() const { return stopped_; }
 
-private:
+  private:
     std::vector<std::string> stops_;
     std::string held_;
     bool stopped_ = false;

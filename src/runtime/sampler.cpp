@@ -10,20 +10,26 @@ namespace slim {
 
 void validate(const SamplerParams& p) {
     auto bad = [](const char* name, const char* expected, float v) {
-        throw Error(ErrorKind::invalid_argument, "", name, std::nullopt, expected, std::to_string(v));
+        throw Error(ErrorKind::invalid_argument, "", name, std::nullopt, expected,
+                    std::to_string(v));
     };
     if (!std::isfinite(p.temperature)) bad("temperature", "a finite number", p.temperature);
     if (p.top_k < 0) bad("top_k", ">= 0", float(p.top_k));
     if (!(p.top_p > 0 && p.top_p <= 1)) bad("top_p", "in (0, 1]", p.top_p);
     if (!(p.min_p >= 0 && p.min_p <= 1)) bad("min_p", "in [0, 1]", p.min_p);
     if (!(p.typical_p > 0 && p.typical_p <= 1)) bad("typical_p", "in (0, 1]", p.typical_p);
-    if (!(p.repeat_penalty > 0) || !std::isfinite(p.repeat_penalty)) bad("repeat_penalty", "> 0", p.repeat_penalty);
-    if (!std::isfinite(p.presence_penalty)) bad("presence_penalty", "a finite number", p.presence_penalty);
-    if (!std::isfinite(p.frequency_penalty)) bad("frequency_penalty", "a finite number", p.frequency_penalty);
+    if (!(p.repeat_penalty > 0) || !std::isfinite(p.repeat_penalty))
+        bad("repeat_penalty", "> 0", p.repeat_penalty);
+    if (!std::isfinite(p.presence_penalty))
+        bad("presence_penalty", "a finite number", p.presence_penalty);
+    if (!std::isfinite(p.frequency_penalty))
+        bad("frequency_penalty", "a finite number", p.frequency_penalty);
     if (p.penalty_last_n < 0) bad("penalty_last_n", ">= 0", float(p.penalty_last_n));
 }
 
-Sampler::Sampler(const SamplerParams& params) : params_(params), rng_(params.seed) { validate(params); }
+Sampler::Sampler(const SamplerParams& params) : params_(params), rng_(params.seed) {
+    validate(params);
+}
 
 void Sampler::reset() {
     recent_.clear();
@@ -37,7 +43,8 @@ void Sampler::accept(int32_t token) {
 }
 
 void Sampler::apply_penalties(std::span<float> logits) const {
-    const bool any = params_.repeat_penalty != 1.0f || params_.presence_penalty != 0 || params_.frequency_penalty != 0;
+    const bool any = params_.repeat_penalty != 1.0f || params_.presence_penalty != 0 ||
+                     params_.frequency_penalty != 0;
     if (any && params_.penalty_last_n > 0) {
         std::unordered_map<int32_t, int> counts;
         const size_t n = std::min(recent_.size(), size_t(params_.penalty_last_n));
@@ -65,12 +72,16 @@ int32_t Sampler::sample(std::span<float> logits) {
     candidates_.clear();
     candidates_.reserve(logits.size());
     for (size_t i = 0; i < logits.size(); ++i) {
-        if (logits[i] != -std::numeric_limits<float>::infinity()) candidates_.push_back({int32_t(i), logits[i], 0});
+        if (logits[i] != -std::numeric_limits<float>::infinity())
+            candidates_.push_back({int32_t(i), logits[i], 0});
     }
-    if (candidates_.empty()) return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    if (candidates_.empty())
+        return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
     auto by_logit = [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; };
-    size_t k = params_.top_k > 0 ? std::min(candidates_.size(), size_t(params_.top_k)) : candidates_.size();
-    std::partial_sort(candidates_.begin(), candidates_.begin() + long(k), candidates_.end(), by_logit);
+    size_t k = params_.top_k > 0 ? std::min(candidates_.size(), size_t(params_.top_k))
+                                 : candidates_.size();
+    std::partial_sort(candidates_.begin(), candidates_.begin() + long(k), candidates_.end(),
+                      by_logit);
     candidates_.resize(k);
 
     auto softmax = [&] {
@@ -88,7 +99,8 @@ int32_t Sampler::sample(std::span<float> logits) {
         for (const Candidate& c : candidates_) entropy -= c.p > 0 ? c.p * std::log(c.p) : 0;
         std::vector<std::pair<double, size_t>> order;
         for (size_t i = 0; i < candidates_.size(); ++i) {
-            order.emplace_back(std::abs(-std::log(std::max(candidates_[i].p, 1e-30f)) - entropy), i);
+            order.emplace_back(std::abs(-std::log(std::max(candidates_[i].p, 1e-30f)) - entropy),
+                               i);
         }
         std::stable_sort(order.begin(), order.end());
         double cum = 0;

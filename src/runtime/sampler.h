@@ -14,14 +14,14 @@ namespace slim {
 
 struct SamplerParams {
     float temperature = 0.8f;
-    int top_k = 40;             // 0 = off
-    float top_p = 0.95f;        // 1 = off
-    float min_p = 0.05f;        // 0 = off
-    float typical_p = 1.0f;     // 1 = off
-    float repeat_penalty = 1.0f;    // 1 = off; divides positive logits, multiplies negative ones
-    float presence_penalty = 0.0f;  // subtracted once from every token seen
-    float frequency_penalty = 0.0f; // subtracted per occurrence
-    int penalty_last_n = 64;        // how many recent tokens the penalties look at
+    int top_k = 40;                  // 0 = off
+    float top_p = 0.95f;             // 1 = off
+    float min_p = 0.05f;             // 0 = off
+    float typical_p = 1.0f;          // 1 = off
+    float repeat_penalty = 1.0f;     // 1 = off; divides positive logits, multiplies negative ones
+    float presence_penalty = 0.0f;   // subtracted once from every token seen
+    float frequency_penalty = 0.0f;  // subtracted per occurrence
+    int penalty_last_n = 64;         // how many recent tokens the penalties look at
     std::unordered_map<int32_t, float> logit_bias;  // added to a token's logit (-inf bans it)
     uint64_t seed = 0;
 };
@@ -30,7 +30,7 @@ struct SamplerParams {
 void validate(const SamplerParams& params);
 
 class Sampler {
-public:
+  public:
     explicit Sampler(const SamplerParams& params);
 
     // Chooses a token; `logits` (one per vocabulary entry) may be modified.
@@ -39,7 +39,7 @@ public:
     void accept(int32_t token);
     void reset();
 
-private:
+  private:
     struct Candidate {
         int32_t id;
         float logit;

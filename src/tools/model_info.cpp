@@ -25,7 +25,11 @@ std::string valid_utf8(std::string_view s) {
     size_t i = 0;
     while (i < s.size()) {
         uint8_t c = uint8_t(s[i]);
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        size_t len = c < 0x80           ? 1
+                     : (c >> 5) == 0x6  ? 2
+                     : (c >> 4) == 0xE  ? 3
+                     : (c >> 3) == 0x1E ? 4
+                                        : 0;
         bool ok = len > 0 && i + len <= s.size();
         for (size_t k = 1; ok && k < len; ++k) ok = (uint8_t(s[i + k]) & 0xC0) == 0x80;
         if (ok) {
@@ -42,13 +46,18 @@ std::string valid_utf8(std::string_view s) {
 json scalar_json(GgufType type, const uint8_t* raw) {
     GgufValue v = GgufValue::from_raw(type, raw);
     switch (type) {
-        case GgufType::boolean: return *v.as_bool();
+        case GgufType::boolean:
+            return *v.as_bool();
         // An f32 printed through double shows noise digits (1e-6 as
         // 9.99999997e-07); go through float's shortest round-trip text.
-        case GgufType::f32: return std::stod(fmt::format("{}", float(*v.as_f64())));
-        case GgufType::f64: return *v.as_f64();
-        case GgufType::u64: return *v.as_u64();
-        default: return *v.as_i64();
+        case GgufType::f32:
+            return std::stod(fmt::format("{}", float(*v.as_f64())));
+        case GgufType::f64:
+            return *v.as_f64();
+        case GgufType::u64:
+            return *v.as_u64();
+        default:
+            return *v.as_i64();
     }
 }
 
@@ -61,7 +70,8 @@ json array_json(const GgufArray& a, const ModelInfoOptions& options) {
         } else if (a.elem_type == GgufType::array) {
             items.push_back(array_json(a.arrays[i], options));
         } else {
-            items.push_back(scalar_json(a.elem_type, a.scalars + i * gguf_scalar_size(a.elem_type)));
+            items.push_back(
+                scalar_json(a.elem_type, a.scalars + i * gguf_scalar_size(a.elem_type)));
         }
     }
     if (n == a.count) return items;

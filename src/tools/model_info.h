@@ -9,8 +9,8 @@
 namespace slim {
 
 struct ModelInfoOptions {
-    size_t max_array_items = 8;    // longer arrays show their first items and a count
-    size_t max_string_bytes = 120; // longer strings are cut and show their length
+    size_t max_array_items = 8;     // longer arrays show their first items and a count
+    size_t max_string_bytes = 120;  // longer strings are cut and show their length
 };
 
 // Fields: file, file_size, version, alignment, architecture, name,

@@ -11,7 +11,9 @@ namespace {
 
 using test::run_command;
 
-std::string slim() { return test::slim_binary().string(); }
+std::string slim() {
+    return test::slim_binary().string();
+}
 
 TEST(SlimCli, VersionAndHelp) {
     auto v = run_command(slim() + " --version");
@@ -39,7 +41,8 @@ TEST(SlimInfo, MissingFileIsAClearError) {
 }
 
 TEST(SlimInfo, NotAGgufIsAClearError) {
-    auto r = run_command(slim() + " info " + (test::vocab_dir() / "ggml-vocab-gpt-2.gguf.inp").string());
+    auto r =
+        run_command(slim() + " info " + (test::vocab_dir() / "ggml-vocab-gpt-2.gguf.inp").string());
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("header.magic"), std::string::npos) << r.err;
     auto dir = run_command(slim() + " info " + test::vocab_dir().string());

@@ -23,11 +23,13 @@ struct Case {
 };
 
 class DecoderVsLlamaCpp : public ::testing::TestWithParam<Case> {
-protected:
+  protected:
     void SetUp() override {
         path_ = test::models_dir() / GetParam().file;
-        ASSERT_TRUE(std::filesystem::exists(path_)) << path_ << " missing: run scripts/get-models.sh";
-        ref_ = json::parse(test::read_file_text(test::reference_dir() / "decoder" / (std::string(GetParam().name) + ".json")));
+        ASSERT_TRUE(std::filesystem::exists(path_))
+            << path_ << " missing: run scripts/get-models.sh";
+        ref_ = json::parse(test::read_file_text(test::reference_dir() / "decoder" /
+                                                (std::string(GetParam().name) + ".json")));
         file_ = std::make_unique<GgufFile>(GgufFile::open(path_));
         backend_ = make_cpu_backend({2});
         model_ = load_model(*file_, *backend_);
@@ -91,9 +93,11 @@ TEST_P(DecoderVsLlamaCpp, NextTokenDistributions) {
     const json& self = ref_["self_agreement"];
     const int self_mismatches = self["n"].get<int>() - self["top1_equal"].get<int>();
     const double self_kl = self["kl_mean"].get<double>();
-    std::printf("%s: top-1 equal %d/%zu, mean KL %.3g, max KL %.3g (llama.cpp vs itself: top-1 %d/%d, mean KL %.3g)\n",
-                GetParam().name, top1_equal, tokens.size(), kl_mean, kl_max, self["top1_equal"].get<int>(),
-                self["n"].get<int>(), self_kl);
+    std::printf(
+        "%s: top-1 equal %d/%zu, mean KL %.3g, max KL %.3g (llama.cpp vs itself: top-1 %d/%d, mean "
+        "KL %.3g)\n",
+        GetParam().name, top1_equal, tokens.size(), kl_mean, kl_max, self["top1_equal"].get<int>(),
+        self["n"].get<int>(), self_kl);
     EXPECT_LE(int(tokens.size()) - top1_equal, std::max(1, 2 * self_mismatches));
     EXPECT_LT(kl_mean, std::max(1e-3, 2 * self_kl));
 }
@@ -127,14 +131,15 @@ TEST_P(DecoderVsLlamaCpp, GreedyContinuations) {
         while (must_match < gaps.size() && gaps[must_match] >= near_tie) ++must_match;
         size_t same = 0;
         while (same < got.size() && got[same] == expected[same]) ++same;
-        EXPECT_GE(same, must_match) << "prompt: " << run["prompt"].get<std::string>() << " diverged at token " << same
-                                    << " although llama.cpp's choice there was clear (gap "
-                                    << (same < gaps.size() ? gaps[same] : 0.0) << " >= " << near_tie << ")";
+        EXPECT_GE(same, must_match)
+            << "prompt: " << run["prompt"].get<std::string>() << " diverged at token " << same
+            << " although llama.cpp's choice there was clear (gap "
+            << (same < gaps.size() ? gaps[same] : 0.0) << " >= " << near_tie << ")";
         std::printf("  %-40.40s identical for %zu of %zu tokens (first near-tie at %zu)\n",
                     run["prompt"].get<std::string>().c_str(), same, expected.size(), must_match);
     }
-    std::printf("%s: %d/%zu greedy continuations identical to llama.cpp's\n", GetParam().name, identical,
-                ref_["greedy"].size());
+    std::printf("%s: %d/%zu greedy continuations identical to llama.cpp's\n", GetParam().name,
+                identical, ref_["greedy"].size());
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, DecoderVsLlamaCpp,

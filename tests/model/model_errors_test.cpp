@@ -13,7 +13,7 @@ namespace {
 
 // The SmolLM2 file with one change, written to a temporary file.
 class BrokenModel : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         ASSERT_TRUE(std::filesystem::exists(test::smollm2_model())) << "run scripts/get-models.sh";
         file_ = std::make_unique<GgufFile>(GgufFile::open(test::smollm2_model()));
@@ -64,7 +64,8 @@ TEST_F(BrokenModel, UnknownArchitecture) {
 }
 
 TEST_F(BrokenModel, MissingTensor) {
-    std::erase_if(contents_.tensors, [](const GgufTensorToWrite& t) { return t.name == "blk.3.ffn_up.weight"; });
+    std::erase_if(contents_.tensors,
+                  [](const GgufTensorToWrite& t) { return t.name == "blk.3.ffn_up.weight"; });
     Error e = load_error(write_and_open("missing"));
     EXPECT_EQ(e.kind(), ErrorKind::bad_value);
     EXPECT_EQ(e.field(), "tensor 'blk.3.ffn_up.weight'");
@@ -114,7 +115,8 @@ TEST_F(BrokenModel, PromptLongerThanTheContext) {
 TEST(SlimRun, BadInputExitsNonZero) {
     const std::string slim = test::slim_binary().string();
     const std::string m = " -m " + test::smollm2_model().string();
-    auto too_long = test::run_command(slim + " run" + m + " -c 8 -n 4 -p 'one two three four five six seven eight nine ten'");
+    auto too_long = test::run_command(
+        slim + " run" + m + " -c 8 -n 4 -p 'one two three four five six seven eight nine ten'");
     EXPECT_EQ(too_long.exit_code, 1);
     EXPECT_NE(too_long.err.find("context"), std::string::npos) << too_long.err;
     auto no_model = test::run_command(slim + " run -m /nonexistent.gguf -p hi");
@@ -127,7 +129,8 @@ TEST(SlimRun, BadInputExitsNonZero) {
     EXPECT_EQ(no_prompt.exit_code, 1);
     auto bad_bias = test::run_command(slim + " run" + m + " -p hi --logit-bias abc");
     EXPECT_EQ(bad_bias.exit_code, 1);
-    auto not_gguf = test::run_command(slim + " run -m " + (test::vocab_dir() / "ggml-vocab-gpt-2.gguf.inp").string() + " -p hi");
+    auto not_gguf = test::run_command(
+        slim + " run -m " + (test::vocab_dir() / "ggml-vocab-gpt-2.gguf.inp").string() + " -p hi");
     EXPECT_EQ(not_gguf.exit_code, 1);
     EXPECT_NE(not_gguf.err.find("header.magic"), std::string::npos);
 }

@@ -43,7 +43,8 @@ void print_text(const json& info, bool all_tensors) {
     fmt::print("parameters:      {} ({})\n", human_count(info["n_parameters"].get<double>()),
                info["n_parameters"].get<uint64_t>());
     fmt::print("tensor data:     {}, {:.2f} bits per weight\n",
-               human_bytes(info["n_tensor_bytes"].get<double>()), info["bits_per_weight"].get<double>());
+               human_bytes(info["n_tensor_bytes"].get<double>()),
+               info["bits_per_weight"].get<double>());
 
     const json& hp = info["hyperparameters"];
     if (!hp.empty()) {
@@ -63,7 +64,8 @@ void print_text(const json& info, bool all_tensors) {
         size_t n = tensors.size(), head = all_tensors ? n : 24, tail = all_tensors ? 0 : 8;
         for (size_t i = 0; i < n; ++i) {
             if (!all_tensors && n > head + tail && i == head) {
-                fmt::print("  {:>5}  ... {} more (--all shows every tensor)\n", "", n - head - tail);
+                fmt::print("  {:>5}  ... {} more (--all shows every tensor)\n", "",
+                           n - head - tail);
                 i = n - tail - 1;
                 continue;
             }
@@ -74,7 +76,8 @@ void print_text(const json& info, bool all_tensors) {
                        t["type"].get<std::string>(), shape, t["bytes"].get<uint64_t>());
         }
         fmt::print("\ntotals per type\n");
-        fmt::print("  {:<8} {:>8} {:>16} {:>14} {:>7}\n", "type", "tensors", "parameters", "bytes", "bpw");
+        fmt::print("  {:<8} {:>8} {:>16} {:>14} {:>7}\n", "type", "tensors", "parameters", "bytes",
+                   "bpw");
         for (auto& [type, t] : info["types"].items()) {
             double params = t["parameters"].get<double>(), bytes = t["bytes"].get<double>();
             fmt::print("  {:<8} {:>8} {:>16} {:>14} {:>7.2f}\n", type, t["tensors"].get<uint64_t>(),
