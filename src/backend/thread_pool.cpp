@@ -20,7 +20,11 @@ inline void cpu_relax() {
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
     workers_.reserve(n_threads_ - 1);
-    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+    // Each worker starts from the generation as it is now, read here rather
+    // than in the new thread: a run() or a destruction that came before the
+    // thread's first read would otherwise be missed and the worker never wake.
+    const uint64_t start = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i, start] { worker(i, start); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -50,8 +54,7 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     job_ = nullptr;
 }
 
-void ThreadPool::worker(int index) {
-    uint64_t seen = generation_.load(std::memory_order_acquire);
+void ThreadPool::worker(int index, uint64_t seen) {
     for (;;) {
         uint64_t now = seen;
         for (int spin = 0; spin < kSpinIterations; ++spin) {

@@ -33,7 +33,7 @@ public:
     }
 
 private:
-    void worker(int index);
+    void worker(int index, uint64_t seen);
 
     int n_threads_;
     std::vector<std::thread> workers_;

@@ -28,10 +28,13 @@ struct AlignedFree {
 class CpuBackend final : public Backend {
 public:
     explicit CpuBackend(const CpuBackendOptions& options)
-        : pool_(options.n_threads > 0 ? options.n_threads
+        : isa_(cpu::active_isa()),
+          pool_(options.n_threads > 0 ? options.n_threads
                                       : std::max(1, int(std::thread::hardware_concurrency()))) {}
 
-    std::string name() const override { return fmt::format("cpu ({} threads, scalar)", pool_.size()); }
+    std::string name() const override {
+        return fmt::format("cpu ({} threads, {})", pool_.size(), cpu::isa_name(isa_));
+    }
 
     Tensor weight(GgmlType type, int64_t n_cols, int64_t n_rows, const void* bytes) override {
         if (!cpu::scalar_matmul_kernel(type) && type != GgmlType::f32) {
@@ -65,7 +68,7 @@ public:
     void synchronize() override {}
 
     void matmul(const Tensor& y, const Tensor& w, const Tensor& x, int64_t n) override {
-        const cpu::MatmulKernel* k = cpu::scalar_matmul_kernel(w.type);
+        const cpu::MatmulKernel* k = cpu::matmul_kernel(w.type);
         const size_t act_row = tensor_row_bytes(k->act_type, w.n_cols);
         act_.resize(act_row * size_t(n));
         pool_.run([&](int t, int nt) {
@@ -226,6 +229,9 @@ private:
         });
     }
 
+    // active_isa() is read before the pool starts, so a bad SLIM_ISA fails
+    // here with no threads to stop.
+    cpu::Isa isa_;
     ThreadPool pool_;
     std::vector<float> gelu_f16_ = [] {
         std::vector<float> t(1 << 16);

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 
+#include "backend/cpu/cpu_features.h"
 #include "format/ggml_type.h"
 
 namespace slim::cpu {
@@ -26,5 +27,18 @@ struct MatmulKernel {
 
 // The scalar reference kernel for a weight type, or nullptr when there is none.
 const MatmulKernel* scalar_matmul_kernel(GgmlType weight_type);
+
+// The AVX2 (+FMA, F16C) table, or nullptr for a type it lacks. Call only
+// when isa_supported(Isa::avx2, ...): the kernels fault on older CPUs.
+const MatmulKernel* avx2_matmul_kernel(GgmlType weight_type);
+
+// One ISA's own table, without fallback: nullptr for a type it lacks (for
+// tests, which compare each table with the scalar one).
+const MatmulKernel* isa_matmul_kernel(Isa isa, GgmlType weight_type);
+
+// The kernel the CPU backend uses: the active_isa() table's entry, falling
+// back one level at a time (avx512 -> avx2 -> scalar) for a type a table
+// lacks, as ggml's arch-fallback.h does. nullptr only when scalar lacks it.
+const MatmulKernel* matmul_kernel(GgmlType weight_type);
 
 }  // namespace slim::cpu

@@ -1,0 +1,482 @@
+// AVX2 + FMA + F16C dot products, the same contract as scalar/vec_dot.cpp.
+// This file alone is compiled with -mavx2 -mfma -mf16c (CMakeLists.txt), and
+// nothing outside it runs its code unless cpu_features() reports AVX2.
+//
+// Structure follows ggml's ggml-cpu/arch/x86/quants.c: per block, the
+// integer products go through vpmaddubsw (u8 x s8 -> s16 pairs) and vpmaddwd
+// (-> s32), which is exact for every input here (no s16 saturation: the
+// largest pair is 2 * 128 * 127), then each block's s32 lanes are converted
+// to float and scaled with one FMA into 8 float accumulators. Only the float
+// summation order differs from the scalar kernels.
+//
+// Activation quants are in -127..127 (both quantizers guarantee it); weight
+// quants may be any byte. The signed x signed products take |w| and move w's
+// sign onto the activation, so a weight of -128 is still exact.
+//
+// No inline functions or templates from shared headers are used: the linker
+// keeps one copy of each, and one compiled here with AVX2 could end up in the
+// scalar path of a CPU without it. fp16 conversions use F16C, which rounds
+// to nearest even like tensor/fp16.h.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "backend/cpu/kernels.h"
+#include "tensor/blocks.h"
+#include "tensor/quants.h"
+
+namespace slim::cpu {
+
+namespace {
+
+inline float f16(uint16_t h) {
+    return _cvtsh_ss(h);
+}
+
+inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+inline int hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+    return _mm_cvtsi128_si32(s);
+}
+
+// 32 nibbles in element order: bytes 0-15 low nibbles of qs[0..15], bytes
+// 16-31 their high nibbles.
+inline __m256i nibbles32(const uint8_t* qs) {
+    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
+}
+
+// Byte j is 0xFF where bit j of the 32-bit little-endian word is set.
+inline __m256i bits32_to_bytes(const uint8_t* bits) {
+    uint32_t x;
+    std::memcpy(&x, bits, 4);
+    const __m256i shuffle =
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(int(x)), shuffle);
+    const __m256i all_but_bit = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    return _mm256_cmpeq_epi8(_mm256_or_si256(bytes, all_but_bit), _mm256_set1_epi64x(-1));
+}
+
+// u8 x s8 products summed to 8 s32 lanes of 4 products each.
+inline __m256i dot_u8_s8(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// s8 x s8 products (w any byte, a in -127..127) summed to 8 s32 lanes.
+inline __m256i dot_s8_s8(__m256i w, __m256i a) {
+    return dot_u8_s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+}
+
+inline __m256i load32(const void* p) {
+    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+// --- 32-element blocks ------------------------------------------------------------
+
+float vec_dot_q4_0_q8_0(int64_t n, const void* vw, const void* va) {
+    auto* w = static_cast<const BlockQ4_0*>(vw);
+    auto* a = static_cast<const BlockQ8_0*>(va);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK4_0; ++i) {
+        const __m256i q = _mm256_sub_epi8(nibbles32(w[i].qs), _mm256_set1_epi8(8));
+        const __m256i p = dot_s8_s8(q, load32(a[i].qs));
+        acc =
+            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum_ps(acc);
+}
+
+float vec_dot_q4_1_q8_1(int64_t n, const void* vw, const void* va) {
+    auto* w = static_cast<const BlockQ4_1*>(vw);
+    auto* a = static_cast<const BlockQ8_1*>(va);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t i = 0; i < n / kQK4_1; ++i) {
+        const __m256i p = dot_u8_s8(nibbles32(w[i].qs), load32(a[i].qs));
+        acc =
+            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
+        mins += f16(w[i].m) * f16(a[i].s);
+    }
+    return hsum_ps(acc) + mins;
+}
+
+float vec_dot_q5_0_q8_0(int64_t n, const void* vw, const void* va) {
+    auto* w = static_cast<const BlockQ5_0*>(vw);
+    auto* a = static_cast<const BlockQ8_0*>(va);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK5_0; ++i) {
+        // q - 16: a clear 5th bit makes the nibble negative (0xF0 | nibble).
+        const __m256i high =
+            _mm256_andnot_si256(bits32_to_bytes(w[i].qh), _mm256_set1_epi8(char(0xF0)));
+        const __m256i q = _mm256_or_si256(nibbles32(w[i].qs), high);
+        const __m256i p = dot_s8_s8(q, load32(a[i].qs));
+        acc =
+            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum_ps(acc);
+}
+
+float vec_dot_q5_1_q8_1(int64_t n, const void* vw, const void* va) {
+    auto* w = static_cast<const BlockQ5_1*>(vw);
+    auto* a = static_cast<const BlockQ8_1*>(va);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t i = 0; i < n / kQK5_1; ++i) {
+        const __m256i high = _mm256_and_si256(bits32_to_bytes(w[i].qh), _mm256_set1_epi8(0x10));
+        const __m256i q = _mm256_or_si256(nibbles32(w[i].qs), high);
+        const __m256i p = dot_u8_s8(q, load32(a[i].qs));
+        acc =
+            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
+        mins += f16(w[i].m) * f16(a[i].s);
+    }
+    return hsum_ps(acc) + mins;
+}
+
+float vec_dot_q8_0_q8_0(int64_t n, const void* vw, const void* va) {
+    auto* w = static_cast<const BlockQ8_0*>(vw);
+    auto* a = static_cast<const BlockQ8_0*>(va);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK8_0; ++i) {
+        const __m256i p = dot_s8_s8(load32(w[i].qs), load32(a[i].qs));
+        acc =
+            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum_ps(acc);
+}
+
+inline __m256i iq4nl_lookup(const uint8_t* qs, __m128i values) {
+    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    const __m128i lo = _mm_shuffle_epi8(values, _mm_and_si128(t, m4));
+    const __m128i hi = _mm_shuffle_epi8(values, _mm_and_si128(_mm_srli_epi16(t, 4), m4));
+    return _mm256_set_m128i(hi, lo);
+}
+
+float vec_dot_iq4_nl_q8_0(int64_t n, const void* vw, const void* va) {
+    auto* w = static_cast<const BlockIQ4_NL*>(vw);
+    auto* a = static_cast<const BlockQ8_0*>(va);
+    const __m128i values = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues));
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK4_NL; ++i) {
+        const __m256i p = dot_s8_s8(iq4nl_lookup(w[i].qs, values), load32(a[i].qs));
+        acc =
+            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum_ps(acc);
+}
+
+// --- K-quants against Q8_K ----------------------------------------------------------
+
+// Q4_K/Q5_K's 12 packed bytes as 8 scales (bytes 0-7) then 8 mins (bytes 8-15).
+inline __m128i k4_scales_mins(const uint8_t* packed) {
+    constexpr uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
+    uint32_t u[4];
+    std::memcpy(u, packed, 12);
+    u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
+    const uint32_t mins_low = u[1] & kmask1;
+    u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
+    u[2] = mins_low;
+    u[0] &= kmask1;
+    return _mm_set_epi32(int(u[3]), int(u[2]), int(u[1]), int(u[0]));
+}
+
+// sum over the 8 sub-blocks of min[s] * (bsums[2s] + bsums[2s+1]).
+inline int k4_mins_dot(__m256i scales_mins16, const int16_t* bsums) {
+    const __m256i b = load32(bsums);
+    const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+    const __m128i prod = _mm_madd_epi16(_mm256_extracti128_si256(scales_mins16, 1), pairs);
+    __m128i s = _mm_add_epi32(prod, _mm_unpackhi_epi64(prod, prod));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+    return _mm_cvtsi128_si32(s);
+}
+
+// Broadcasts 16-bit lane s of each 128-bit half.
+inline __m256i broadcast_i16(__m256i v, int s) {
+    return _mm256_shuffle_epi8(v, _mm256_set1_epi16(short((2 * s) | ((2 * s + 1) << 8))));
+}
+
+float vec_dot_q4_k_q8_k(int64_t n, const void* vw, const void* va) {
+    auto* w = static_cast<const BlockQ4_K*>(vw);
+    auto* a = static_cast<const BlockQ8_K*>(va);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const __m256i sm = _mm256_cvtepu8_epi16(k4_scales_mins(w[i].scales));
+        mins += a[i].d * f16(w[i].dmin) * float(k4_mins_dot(sm, a[i].bsums));
+        const __m256i scales = _mm256_permute2x128_si256(sm, sm, 0x00);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int c = 0; c < 4; ++c) {
+            const __m256i bits = load32(w[i].qs + 32 * c);
+            const __m256i lo =
+                _mm256_maddubs_epi16(_mm256_and_si256(bits, m4), load32(a[i].qs + 64 * c));
+            const __m256i hi = _mm256_maddubs_epi16(
+                _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), load32(a[i].qs + 64 * c + 32));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(broadcast_i16(scales, 2 * c), lo));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(broadcast_i16(scales, 2 * c + 1), hi));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc) - mins;
+}
+
+float vec_dot_q5_k_q8_k(int64_t n, const void* vw, const void* va) {
+    auto* w = static_cast<const BlockQ5_K*>(vw);
+    auto* a = static_cast<const BlockQ8_K*>(va);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const __m256i sm = _mm256_cvtepu8_epi16(k4_scales_mins(w[i].scales));
+        mins += a[i].d * f16(w[i].dmin) * float(k4_mins_dot(sm, a[i].bsums));
+        const __m256i scales = _mm256_permute2x128_si256(sm, sm, 0x00);
+        const __m256i qh = load32(w[i].qh);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int c = 0; c < 4; ++c) {
+            const __m256i bits = load32(w[i].qs + 32 * c);
+            // Bit b of each qh byte, moved to bit 4 (shifts within 16-bit lanes; the masks keep
+            // bytes apart).
+            const __m256i h_lo =
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4);
+            const __m256i h_hi =
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4);
+            const __m256i q_lo = _mm256_or_si256(_mm256_and_si256(bits, m4), h_lo);
+            const __m256i q_hi =
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), h_hi);
+            const __m256i lo = _mm256_maddubs_epi16(q_lo, load32(a[i].qs + 64 * c));
+            const __m256i hi = _mm256_maddubs_epi16(q_hi, load32(a[i].qs + 64 * c + 32));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(broadcast_i16(scales, 2 * c), lo));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(broadcast_i16(scales, 2 * c + 1), hi));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc) - mins;
+}
+
+// 16 s16 lanes: lanes 0-7 hold scale s, lanes 8-15 scale s + 1 (s8 scales, sign-extended).
+inline __m256i pair_scales_i8(__m128i scales8, int s) {
+    const __m128i idx = _mm_set_epi64x(0x0101010101010101LL * (s + 1), 0x0101010101010101LL * s);
+    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales8, idx));
+}
+
+float vec_dot_q6_k_q8_k(int64_t n, const void* vw, const void* va) {
+    auto* w = static_cast<const BlockQ6_K*>(vw);
+    auto* a = static_cast<const BlockQ8_K*>(va);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i m2 = _mm256_set1_epi8(3);
+    const __m256i m32 = _mm256_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const __m128i scales8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales));
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; ++h) {
+            const __m256i ql0 = load32(w[i].ql + 64 * h);
+            const __m256i ql1 = load32(w[i].ql + 64 * h + 32);
+            const __m256i qh = load32(w[i].qh + 32 * h);
+            __m256i q[4];
+            q[0] = _mm256_and_si256(ql0, m4);
+            q[1] = _mm256_and_si256(ql1, m4);
+            q[2] = _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4);
+            q[3] = _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4);
+            for (int k = 0; k < 4; ++k) {
+                const __m256i high =
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m2), 4);
+                const __m256i qk = _mm256_or_si256(q[k], high);
+                const __m256i act = load32(a[i].qs + 128 * h + 32 * k);
+                // (q - 32) * a as q * a - 32 * a keeps the u8 operand of maddubs unsigned.
+                const __m256i p =
+                    _mm256_sub_epi16(_mm256_maddubs_epi16(qk, act), _mm256_maddubs_epi16(m32, act));
+                sumi = _mm256_add_epi32(
+                    sumi, _mm256_madd_epi16(pair_scales_i8(scales8, 8 * h + 2 * k), p));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc);
+}
+
+float vec_dot_q2_k_q8_k(int64_t n, const void* vw, const void* va) {
+    auto* w = static_cast<const BlockQ2_K*>(vw);
+    auto* a = static_cast<const BlockQ8_K*>(va);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales));
+        const __m128i scales8 = _mm_and_si128(packed, m4);
+        const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), m4));
+        mins += a[i].d * f16(w[i].dmin) *
+                float(hsum_i32(_mm256_madd_epi16(mins16, load32(a[i].bsums))));
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; ++h) {
+            const __m256i bits = load32(w[i].qs + 32 * h);
+            for (int k = 0; k < 4; ++k) {
+                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3);
+                const __m256i p = _mm256_maddubs_epi16(q, load32(a[i].qs + 128 * h + 32 * k));
+                sumi = _mm256_add_epi32(
+                    sumi, _mm256_madd_epi16(pair_scales_i8(scales8, 8 * h + 2 * k), p));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc) - mins;
+}
+
+float vec_dot_q3_k_q8_k(int64_t n, const void* vw, const void* va) {
+    auto* w = static_cast<const BlockQ3_K*>(vw);
+    auto* a = static_cast<const BlockQ8_K*>(va);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m256i one = _mm256_set1_epi8(1);
+    const __m256i four = _mm256_set1_epi8(4);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        // Sixteen 6-bit scales, biased by 32 (layout in blocks.h).
+        alignas(16) int8_t sc[16];
+        for (int s = 0; s < 16; ++s) {
+            const int low = (w[i].scales[s % 8] >> (4 * (s / 8))) & 0xF;
+            const int high = (w[i].scales[8 + s % 4] >> (2 * (s / 4))) & 3;
+            sc[s] = int8_t((low | (high << 4)) - 32);
+        }
+        const __m128i scales8 = _mm_load_si128(reinterpret_cast<const __m128i*>(sc));
+        const __m256i hmask = load32(w[i].hmask);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; ++h) {
+            const __m256i bits = load32(w[i].qs + 32 * h);
+            for (int k = 0; k < 4; ++k) {
+                // q + 4 * high bit is 0..7; subtracting 4 * a afterwards gives the signed value.
+                const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hmask, 4 * h + k), one);
+                const __m256i q = _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3), _mm256_slli_epi16(hb, 2));
+                const __m256i act = load32(a[i].qs + 128 * h + 32 * k);
+                const __m256i p =
+                    _mm256_sub_epi16(_mm256_maddubs_epi16(q, act), _mm256_maddubs_epi16(four, act));
+                sumi = _mm256_add_epi32(
+                    sumi, _mm256_madd_epi16(pair_scales_i8(scales8, 8 * h + 2 * k), p));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc);
+}
+
+float vec_dot_iq4_xs_q8_k(int64_t n, const void* vw, const void* va) {
+    auto* w = static_cast<const BlockIQ4_XS*>(vw);
+    auto* a = static_cast<const BlockQ8_K*>(va);
+    const __m128i values = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues));
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        __m256i sumi = _mm256_setzero_si256();
+        for (int s = 0; s < 8; ++s) {
+            const int ls = ((w[i].scales_l[s / 2] >> (4 * (s % 2))) & 0xF) |
+                           (((w[i].scales_h >> (2 * s)) & 3) << 4);
+            const __m256i q = iq4nl_lookup(w[i].qs + 16 * s, values);
+            const __m256i act = load32(a[i].qs + 32 * s);
+            const __m256i p =
+                _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(act, q));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_set1_epi16(short(ls - 32)), p));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc);
+}
+
+// --- activation quantizers: byte-identical to the scalar ones ------------------------
+
+// One 32-float block: amax, d = amax / 127, q = round-to-even(x * 127 / amax),
+// each step the same single IEEE operation as in the scalar code.
+inline __m256i quantize_block32(const float* x, float* d_out) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int k = 0; k < 4; ++k) {
+        v[k] = _mm256_loadu_ps(x + 8 * k);
+        amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[k]));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float max_scalar = _mm_cvtss_f32(m);
+    *d_out = max_scalar / 127.f;
+    const __m256 id = _mm256_set1_ps(max_scalar != 0.0f ? 127.f / max_scalar : 0.0f);
+    __m256i q[4];
+    for (int k = 0; k < 4; ++k) {
+        const __m256 r =
+            _mm256_round_ps(_mm256_mul_ps(v[k], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        q[k] = _mm256_cvtps_epi32(r);
+    }
+    // Packing interleaves 128-bit lanes; the permute restores element order.
+    const __m256i q01 = _mm256_packs_epi32(q[0], q[1]);
+    const __m256i q23 = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i bytes = _mm256_packs_epi16(q01, q23);
+    return _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+void quantize_q8_0(const float* x, void* vy, int64_t n) {
+    auto* y = static_cast<BlockQ8_0*>(vy);
+    for (int64_t i = 0; i < n / kQK8_0; ++i, x += kQK8_0) {
+        float d;
+        const __m256i q = quantize_block32(x, &d);
+        y[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs), q);
+    }
+}
+
+void quantize_q8_1(const float* x, void* vy, int64_t n) {
+    auto* y = static_cast<BlockQ8_1*>(vy);
+    for (int64_t i = 0; i < n / kQK8_1; ++i, x += kQK8_1) {
+        float d;
+        const __m256i q = quantize_block32(x, &d);
+        y[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs), q);
+        const int sum = hsum_i32(
+            _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1)));
+        y[i].s = _cvtss_sh(d * float(sum), _MM_FROUND_TO_NEAREST_INT);
+    }
+}
+
+// Q8_K activations: the reference quantizer (tensor/, compiled without AVX2).
+void quantize_q8_k(const float* x, void* y, int64_t n) {
+    quantize_row_q8_k_ref(x, static_cast<BlockQ8_K*>(y), n);
+}
+
+struct Entry {
+    GgmlType weight;
+    MatmulKernel kernel;
+};
+
+constexpr Entry kAvx2Kernels[] = {
+    {GgmlType::q4_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q4_0_q8_0}},
+    {GgmlType::q4_1, {GgmlType::q8_1, quantize_q8_1, vec_dot_q4_1_q8_1}},
+    {GgmlType::q5_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q5_0_q8_0}},
+    {GgmlType::q5_1, {GgmlType::q8_1, quantize_q8_1, vec_dot_q5_1_q8_1}},
+    {GgmlType::q8_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q8_0_q8_0}},
+    {GgmlType::iq4_nl, {GgmlType::q8_0, quantize_q8_0, vec_dot_iq4_nl_q8_0}},
+    {GgmlType::q2_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q2_k_q8_k}},
+    {GgmlType::q3_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q3_k_q8_k}},
+    {GgmlType::q4_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q4_k_q8_k}},
+    {GgmlType::q5_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q5_k_q8_k}},
+    {GgmlType::q6_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q6_k_q8_k}},
+    {GgmlType::iq4_xs, {GgmlType::q8_k, quantize_q8_k, vec_dot_iq4_xs_q8_k}},
+};
+
+}  // namespace
+
+const MatmulKernel* avx2_matmul_kernel(GgmlType weight_type) {
+    for (const Entry& e : kAvx2Kernels) {
+        if (e.weight == weight_type) return &e.kernel;
+    }
+    return nullptr;
+}
+
+}  // namespace slim::cpu

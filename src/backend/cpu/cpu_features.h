@@ -1,0 +1,47 @@
+// Which x86 instruction sets this process may use, and which one the CPU
+// kernels run with. A feature counts only when the CPU has it (cpuid) and the
+// OS saves its registers across context switches (XCR0 via xgetbv): a CPU
+// with AVX-512 under an OS or hypervisor that does not enable ZMM state
+// faults on the first AVX-512 instruction.
+//
+// cpuid is read directly rather than through libcpuinfo: Debian 12's
+// libcpuinfo (a 2022-06 snapshot) has no AMX fields, and the check is short.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace slim::cpu {
+
+struct CpuFeatures {
+    // Each flag is set only if the CPU reports it and XCR0 enables its state.
+    bool avx2 = false;
+    bool fma = false;
+    bool f16c = false;
+    bool avx512f = false;
+    bool avx512bw = false;
+    bool avx512vl = false;
+    bool avx512vnni = false;
+    bool amx_tile = false;
+    bool amx_int8 = false;
+    uint64_t xcr0 = 0;  // 0 when the OS has not enabled xgetbv (no OSXSAVE)
+};
+
+// Detected once, on first call.
+const CpuFeatures& cpu_features();
+
+// Kernel tables, weakest first. Each level includes the ones before it.
+enum class Isa { scalar, avx2, avx512, amx };
+
+std::string_view isa_name(Isa isa);
+
+// Whether the CPU and OS can run a table's kernels.
+bool isa_supported(Isa isa, const CpuFeatures& f);
+
+// The ISA the CPU backend uses: SLIM_ISA=scalar|avx2|avx512|amx when set,
+// else the best the CPU supports that slim has kernels for. Decided on the
+// first call. Throws Error (invalid_argument) when SLIM_ISA names an unknown
+// level or one this CPU cannot run.
+Isa active_isa();
+
+}  // namespace slim::cpu
