@@ -8,6 +8,7 @@ namespace slim::cli {
 void add_info_command(CLI::App& app);
 void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
 void add_run_command(CLI::App& app);
+void add_perplexity_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 
 }  // namespace slim::cli
