@@ -168,8 +168,10 @@ AttentionWeights bind_attention(const WeightBinder& w, const ModelConfig& c, int
     a.bq = w.optional_vector(p + "attn_q.bias", q_dim);
     a.bk = w.optional_vector(p + "attn_k.bias", kv_dim);
     a.bv = w.optional_vector(p + "attn_v.bias", kv_dim);
-    a.q_norm = w.optional_vector(p + "attn_q_norm.weight", c.head_dim);
-    a.k_norm = w.optional_vector(p + "attn_k_norm.weight", c.head_dim);
+    if (c.qk_norm) {
+        a.q_norm = w.vector(p + "attn_q_norm.weight", c.head_dim);
+        a.k_norm = w.vector(p + "attn_k_norm.weight", c.head_dim);
+    }
     return a;
 }
 

@@ -50,7 +50,7 @@ class WeightBinder {
 struct AttentionWeights {
     Tensor wq, wk, wv, wo;
     std::optional<Tensor> bq, bk, bv;      // Qwen2 biases
-    std::optional<Tensor> q_norm, k_norm;  // QK-norm over each head (Gemma 3)
+    std::optional<Tensor> q_norm, k_norm;  // QK-norm over each head, with config.qk_norm
 };
 AttentionWeights bind_attention(const WeightBinder& w, const ModelConfig& c, int layer);
 
@@ -95,9 +95,9 @@ void ffn_block(Backend& be, const ModelConfig& c, const FfnWeights& w, Scratch& 
 void output_block(Backend& be, const ModelConfig& c, const Tensor& norm, const Tensor& output,
                   Scratch& s, int64_t n, int64_t first, const Tensor& logits);
 
-// The llama-style decoder (RMSNorm before attention and FFN, residual adds),
-// configured by `config`; llama and qwen2 are this with different settings.
-std::unique_ptr<Model> make_pre_norm_decoder(const GgufFile& file, Backend& backend,
-                                             ModelConfig config, int max_batch);
+// The decoder (decoder.cpp) every family configures: llama, qwen2 and gemma3
+// are this with different settings.
+std::unique_ptr<Model> make_decoder(const GgufFile& file, Backend& backend, ModelConfig config,
+                                    int max_batch);
 
 }  // namespace slim

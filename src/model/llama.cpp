@@ -18,7 +18,7 @@ std::unique_ptr<Model> load_llama(const GgufFile& file, Backend& backend, int ma
         c.rope.freq_factors = std::span<const float>(f.f32(), size_t(t->ne[0]));
     }
     c.rope_local = c.rope;
-    return make_pre_norm_decoder(file, backend, std::move(c), max_batch);
+    return make_decoder(file, backend, std::move(c), max_batch);
 }
 
 }  // namespace slim

@@ -39,7 +39,8 @@ struct ModelConfig {
     RopeParams rope_local;        // sliding-window layers (Gemma 3 uses another base)
     int sliding_window = 0;       // window of the sliding-window layers
     std::vector<bool> layer_swa;  // per layer: uses the sliding window
-    bool tied_embeddings = false;
+    bool qk_norm = false;         // Q and K RMS-normed per head before RoPE (Gemma 3, Qwen3)
+    bool post_norms = false;      // RMSNorm on the attention and FFN outputs too (Gemma 2/3)
 };
 
 // The keys and values of one sequence, per layer, stored as F16 rows of

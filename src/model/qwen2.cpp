@@ -11,7 +11,7 @@ std::unique_ptr<Model> load_qwen2(const GgufFile& file, Backend& backend, int ma
     read_common_config(HparamReader(file, "qwen2"), c);
     c.rope.layout = RopeLayout::neox;
     c.rope_local = c.rope;
-    return make_pre_norm_decoder(file, backend, std::move(c), max_batch);
+    return make_decoder(file, backend, std::move(c), max_batch);
 }
 
 }  // namespace slim
