@@ -26,7 +26,7 @@ struct AlignedFree {
 };
 
 class CpuBackend final : public Backend {
-public:
+  public:
     explicit CpuBackend(const CpuBackendOptions& options)
         : isa_(cpu::active_isa()),
           pool_(options.n_threads > 0 ? options.n_threads
@@ -37,11 +37,12 @@ public:
     }
 
     Tensor weight(GgmlType type, int64_t n_cols, int64_t n_rows, const void* bytes) override {
-        if (!cpu::scalar_matmul_kernel(type) && type != GgmlType::f32) {
+        if (!cpu::scalar_matmul_kernel(type)) {
             throw Error(ErrorKind::unsupported, "", "weight type", std::nullopt,
                         "a type the CPU backend computes with", std::string(ggml_type_name(type)));
         }
-        return Tensor{const_cast<void*>(bytes), type, n_cols, n_rows, tensor_row_bytes(type, n_cols)};
+        return Tensor{const_cast<void*>(bytes), type, n_cols, n_rows,
+                      tensor_row_bytes(type, n_cols)};
     }
 
     Tensor alloc(GgmlType type, int64_t n_cols, int64_t n_rows) override {
@@ -63,8 +64,12 @@ public:
         }
     }
 
-    void upload(const Tensor& dst, const void* src, size_t bytes) override { std::memcpy(dst.data, src, bytes); }
-    void download(void* dst, const Tensor& src, size_t bytes) override { std::memcpy(dst, src.data, bytes); }
+    void upload(const Tensor& dst, const void* src, size_t bytes) override {
+        std::memcpy(dst.data, src, bytes);
+    }
+    void download(void* dst, const Tensor& src, size_t bytes) override {
+        std::memcpy(dst, src.data, bytes);
+    }
     void synchronize() override {}
 
     void matmul(const Tensor& y, const Tensor& w, const Tensor& x, int64_t n) override {
@@ -73,7 +78,8 @@ public:
         act_.resize(act_row * size_t(n));
         pool_.run([&](int t, int nt) {
             auto [begin, end] = ThreadPool::split(n, t, nt);
-            for (int64_t r = begin; r < end; ++r) k->quantize_act(x.row(r), act_.data() + act_row * r, w.n_cols);
+            for (int64_t r = begin; r < end; ++r)
+                k->quantize_act(x.row(r), act_.data() + act_row * r, w.n_cols);
         });
         pool_.run([&](int t, int nt) {
             auto [begin, end] = ThreadPool::split(w.n_rows, t, nt);
@@ -94,16 +100,21 @@ public:
     }
 
     void rms_norm(const Tensor& x, const Tensor* weight, float eps, int64_t n) override {
-        for_rows(n, [&](int64_t r) { rms_norm_span(x.row(r), x.n_cols, weight ? weight->f32() : nullptr, eps); });
-    }
-
-    void rms_norm_groups(const Tensor& x, const Tensor& weight, int group, float eps, int64_t n) override {
         for_rows(n, [&](int64_t r) {
-            for (int64_t g = 0; g < x.n_cols / group; ++g) rms_norm_span(x.row(r) + g * group, group, weight.f32(), eps);
+            rms_norm_span(x.row(r), x.n_cols, weight ? weight->f32() : nullptr, eps);
         });
     }
 
-    void layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps, int64_t n) override {
+    void rms_norm_groups(const Tensor& x, const Tensor& weight, int group, float eps,
+                         int64_t n) override {
+        for_rows(n, [&](int64_t r) {
+            for (int64_t g = 0; g < x.n_cols / group; ++g)
+                rms_norm_span(x.row(r) + g * group, group, weight.f32(), eps);
+        });
+    }
+
+    void layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps,
+                    int64_t n) override {
         for_rows(n, [&](int64_t r) {
             float* v = x.row(r);
             double mean = 0;
@@ -181,8 +192,10 @@ public:
     void kv_store(const Tensor& k_cache, const Tensor& v_cache, const Tensor& k, const Tensor& v,
                   std::span<const int32_t> slots) override {
         for (size_t i = 0; i < slots.size(); ++i) {
-            auto* kd = reinterpret_cast<uint16_t*>(static_cast<char*>(k_cache.data) + k_cache.row_bytes * slots[i]);
-            auto* vd = reinterpret_cast<uint16_t*>(static_cast<char*>(v_cache.data) + v_cache.row_bytes * slots[i]);
+            auto* kd = reinterpret_cast<uint16_t*>(static_cast<char*>(k_cache.data) +
+                                                   k_cache.row_bytes * slots[i]);
+            auto* vd = reinterpret_cast<uint16_t*>(static_cast<char*>(v_cache.data) +
+                                                   v_cache.row_bytes * slots[i]);
             const float *ks = k.row(int64_t(i)), *vs = v.row(int64_t(i));
             for (int64_t c = 0; c < k.n_cols; ++c) kd[c] = fp32_to_fp16(ks[c]);
             for (int64_t c = 0; c < v.n_cols; ++c) vd[c] = fp32_to_fp16(vs[c]);
@@ -193,7 +206,7 @@ public:
                    std::span<const int32_t> q_positions, std::span<const int32_t> kv_positions,
                    const AttentionParams& p) override;
 
-private:
+  private:
     static float gelu_tanh(float x) {
         constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
         return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
@@ -235,7 +248,8 @@ private:
     ThreadPool pool_;
     std::vector<float> gelu_f16_ = [] {
         std::vector<float> t(1 << 16);
-        for (uint32_t h = 0; h < t.size(); ++h) t[h] = fp16_to_fp32(fp32_to_fp16(gelu_tanh(fp16_to_fp32(uint16_t(h)))));
+        for (uint32_t h = 0; h < t.size(); ++h)
+            t[h] = fp16_to_fp32(fp32_to_fp16(gelu_tanh(fp16_to_fp32(uint16_t(h)))));
         return t;
     }();
     std::deque<std::unique_ptr<void, AlignedFree>> buffers_;
@@ -250,7 +264,8 @@ float rope_yarn_ramp(float low, float high, int i0) {
 }
 
 float rope_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
-    return float(n_dims) * std::log(float(n_ctx_orig) / (n_rot * 2 * float(M_PI))) / (2 * std::log(base));
+    return float(n_dims) * std::log(float(n_ctx_orig) / (n_rot * 2 * float(M_PI))) /
+           (2 * std::log(base));
 }
 
 void CpuBackend::rope(const Tensor& x, int n_head, int head_dim, std::span<const int32_t> positions,
@@ -258,8 +273,11 @@ void CpuBackend::rope(const Tensor& x, int n_head, int head_dim, std::span<const
     const float theta_scale = std::pow(p.freq_base, -2.0f / float(p.n_rot));
     float corr_low = 0, corr_high = 0;
     if (p.ext_factor != 0) {
-        corr_low = std::max(0.0f, std::floor(rope_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_fast, p.freq_base)));
-        corr_high = std::min(float(p.n_rot - 1), std::ceil(rope_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_slow, p.freq_base)));
+        corr_low = std::max(
+            0.0f, std::floor(rope_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_fast, p.freq_base)));
+        corr_high =
+            std::min(float(p.n_rot - 1),
+                     std::ceil(rope_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_slow, p.freq_base)));
     }
     for_rows(int64_t(positions.size()), [&](int64_t r) {
         float* row = x.row(r);
@@ -288,9 +306,9 @@ void CpuBackend::rope(const Tensor& x, int n_head, int head_dim, std::span<const
     });
 }
 
-void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
-                           std::span<const int32_t> q_positions, std::span<const int32_t> kv_positions,
-                           const AttentionParams& p) {
+void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_cache,
+                           const Tensor& v_cache, std::span<const int32_t> q_positions,
+                           std::span<const int32_t> kv_positions, const AttentionParams& p) {
     const int64_t n_q = int64_t(q_positions.size());
     const int64_t n_kv = int64_t(kv_positions.size());
     const int group = p.n_head / p.n_head_kv;
@@ -299,7 +317,7 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
         std::vector<float> scores(static_cast<size_t>(n_kv));
         std::vector<float> acc(static_cast<size_t>(p.head_dim));
         std::vector<float> qv(static_cast<size_t>(p.head_dim));
-        
+
         auto [begin, end] = ThreadPool::split(n_tasks, t, nt);
         for (int64_t task = begin; task < end; ++task) {
             const int64_t i = task / p.n_head;
@@ -309,18 +327,21 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             // q and with the softmax output converted to F16; slim rounds the
             // same two operands so its attention agrees with llama.cpp's.
             const float* qsrc = q.row(i) + int64_t(h) * p.head_dim;
-            for (int d = 0; d < p.head_dim; ++d) qv[size_t(d)] = fp16_to_fp32(fp32_to_fp16(qsrc[d]));
+            for (int d = 0; d < p.head_dim; ++d)
+                qv[size_t(d)] = fp16_to_fp32(fp32_to_fp16(qsrc[d]));
             const int32_t pos = q_positions[i];
             float max_score = -INFINITY;
             for (int64_t s = 0; s < n_kv; ++s) {
                 const int32_t kp = kv_positions[s];
-                const bool masked = (p.causal && kp > pos) || (p.sliding_window > 0 && pos - kp >= p.sliding_window);
+                const bool masked = (p.causal && kp > pos) ||
+                                    (p.sliding_window > 0 && pos - kp >= p.sliding_window);
                 if (masked) {
                     scores[s] = -INFINITY;
                     continue;
                 }
-                auto* kd = reinterpret_cast<const uint16_t*>(static_cast<const char*>(k_cache.data) +
-                                                             k_cache.row_bytes * s) + int64_t(hk) * p.head_dim;
+                auto* kd = reinterpret_cast<const uint16_t*>(
+                               static_cast<const char*>(k_cache.data) + k_cache.row_bytes * s) +
+                           int64_t(hk) * p.head_dim;
                 float dot = 0;
                 for (int d = 0; d < p.head_dim; ++d) dot += qv[d] * fp16_to_fp32(kd[d]);
                 float sc = dot * p.scale;
@@ -344,8 +365,9 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             for (int64_t s = 0; s < n_kv; ++s) {
                 if (scores[s] == -INFINITY) continue;
                 const float prob = fp16_to_fp32(fp32_to_fp16(scores[s] * inv));
-                auto* vd = reinterpret_cast<const uint16_t*>(static_cast<const char*>(v_cache.data) +
-                                                             v_cache.row_bytes * s) + int64_t(hk) * p.head_dim;
+                auto* vd = reinterpret_cast<const uint16_t*>(
+                               static_cast<const char*>(v_cache.data) + v_cache.row_bytes * s) +
+                           int64_t(hk) * p.head_dim;
                 for (int d = 0; d < p.head_dim; ++d) acc[d] += prob * fp16_to_fp32(vd[d]);
             }
             for (int d = 0; d < p.head_dim; ++d) o[d] = acc[d];

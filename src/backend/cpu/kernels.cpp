@@ -3,17 +3,32 @@
 
 namespace slim::cpu {
 
-const MatmulKernel* isa_matmul_kernel(Isa isa, GgmlType weight_type) {
+namespace {
+
+std::span<const MatmulKernelEntry> kernel_table(Isa isa) {
     switch (isa) {
         case Isa::scalar:
-            return scalar_matmul_kernel(weight_type);
+            return scalar_kernel_table();
         case Isa::avx2:
-            return avx2_matmul_kernel(weight_type);
+            return avx2_kernel_table();
         case Isa::avx512:
         case Isa::amx:
-            return nullptr;  // no tables yet: they fall back to AVX2
+            return {};  // no tables yet: they fall back to AVX2
+    }
+    return {};
+}
+
+}  // namespace
+
+const MatmulKernel* isa_matmul_kernel(Isa isa, GgmlType weight_type) {
+    for (const MatmulKernelEntry& e : kernel_table(isa)) {
+        if (e.weight == weight_type) return &e.kernel;
     }
     return nullptr;
+}
+
+const MatmulKernel* scalar_matmul_kernel(GgmlType weight_type) {
+    return isa_matmul_kernel(Isa::scalar, weight_type);
 }
 
 const MatmulKernel* matmul_kernel(GgmlType weight_type) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "backend/cpu/cpu_features.h"
 #include "format/ggml_type.h"
@@ -25,12 +26,19 @@ struct MatmulKernel {
     float (*vec_dot)(int64_t n, const void* w, const void* a);
 };
 
+struct MatmulKernelEntry {
+    GgmlType weight;
+    MatmulKernel kernel;
+};
+
+// Each ISA's table, defined in that ISA's translation unit (compiled with
+// its own flags) and searched here, in code compiled for any x86-64. Read
+// the AVX2 table only when isa_supported(Isa::avx2, ...).
+std::span<const MatmulKernelEntry> scalar_kernel_table();
+std::span<const MatmulKernelEntry> avx2_kernel_table();
+
 // The scalar reference kernel for a weight type, or nullptr when there is none.
 const MatmulKernel* scalar_matmul_kernel(GgmlType weight_type);
-
-// The AVX2 (+FMA, F16C) table, or nullptr for a type it lacks. Call only
-// when isa_supported(Isa::avx2, ...): the kernels fault on older CPUs.
-const MatmulKernel* avx2_matmul_kernel(GgmlType weight_type);
 
 // One ISA's own table, without fallback: nullptr for a type it lacks (for
 // tests, which compare each table with the scalar one).

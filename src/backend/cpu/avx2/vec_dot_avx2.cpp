@@ -450,12 +450,7 @@ void quantize_q8_k(const float* x, void* y, int64_t n) {
     quantize_row_q8_k_ref(x, static_cast<BlockQ8_K*>(y), n);
 }
 
-struct Entry {
-    GgmlType weight;
-    MatmulKernel kernel;
-};
-
-constexpr Entry kAvx2Kernels[] = {
+constexpr MatmulKernelEntry kAvx2Kernels[] = {
     {GgmlType::q4_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q4_0_q8_0}},
     {GgmlType::q4_1, {GgmlType::q8_1, quantize_q8_1, vec_dot_q4_1_q8_1}},
     {GgmlType::q5_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q5_0_q8_0}},
@@ -472,11 +467,8 @@ constexpr Entry kAvx2Kernels[] = {
 
 }  // namespace
 
-const MatmulKernel* avx2_matmul_kernel(GgmlType weight_type) {
-    for (const Entry& e : kAvx2Kernels) {
-        if (e.weight == weight_type) return &e.kernel;
-    }
-    return nullptr;
+std::span<const MatmulKernelEntry> avx2_kernel_table() {
+    return kAvx2Kernels;
 }
 
 }  // namespace slim::cpu

@@ -119,7 +119,8 @@ float vec_dot_iq4_nl_q8_0(int64_t n, const void* vw, const void* va) {
 inline void unpack_2bit256(const uint8_t* qs, int8_t* q) {
     for (int h = 0; h < 2; ++h) {
         for (int k = 0; k < 4; ++k) {
-            for (int l = 0; l < 32; ++l) q[128 * h + 32 * k + l] = int8_t((qs[32 * h + l] >> (2 * k)) & 3);
+            for (int l = 0; l < 32; ++l)
+                q[128 * h + 32 * k + l] = int8_t((qs[32 * h + l] >> (2 * k)) & 3);
         }
     }
 }
@@ -136,7 +137,8 @@ float vec_dot_q2_k_q8_k(int64_t n, const void* vw, const void* va) {
             sumi += int32_t(w[i].scales[s] & 0xF) * dot_i8(q + 16 * s, a[i].qs + 16 * s, 16);
             summ += int32_t(w[i].scales[s] >> 4) * a[i].bsums[s];
         }
-        sum += a[i].d * (fp16_to_fp32(w[i].d) * float(sumi) - fp16_to_fp32(w[i].dmin) * float(summ));
+        sum +=
+            a[i].d * (fp16_to_fp32(w[i].d) * float(sumi) - fp16_to_fp32(w[i].dmin) * float(summ));
     }
     return sum;
 }
@@ -197,7 +199,8 @@ inline void unpack_nibbles256(const uint8_t* qs, int8_t* q) {
     }
 }
 
-float k4_block_dot(const int8_t* q, const uint8_t* scales, const BlockQ8_K& a, float d, float dmin) {
+float k4_block_dot(const int8_t* q, const uint8_t* scales, const BlockQ8_K& a, float d,
+                   float dmin) {
     int32_t sumi = 0, summ = 0;
     for (int s = 0; s < 8; ++s) {
         int sc, m;
@@ -230,7 +233,8 @@ float vec_dot_q5_k_q8_k(int64_t n, const void* vw, const void* va) {
         for (int c = 0; c < 4; ++c) {
             for (int l = 0; l < 32; ++l) {
                 q[64 * c + l] = int8_t(q[64 * c + l] | (((w[i].qh[l] >> (2 * c)) & 1) << 4));
-                q[64 * c + 32 + l] = int8_t(q[64 * c + 32 + l] | (((w[i].qh[l] >> (2 * c + 1)) & 1) << 4));
+                q[64 * c + 32 + l] =
+                    int8_t(q[64 * c + 32 + l] | (((w[i].qh[l] >> (2 * c + 1)) & 1) << 4));
             }
         }
         sum += k4_block_dot(q, w[i].scales, a[i], fp16_to_fp32(w[i].d), fp16_to_fp32(w[i].dmin));
@@ -256,7 +260,8 @@ float vec_dot_q6_k_q8_k(int64_t n, const void* vw, const void* va) {
             }
         }
         int32_t sumi = 0;
-        for (int s = 0; s < 16; ++s) sumi += int32_t(w[i].scales[s]) * dot_i8(q + 16 * s, a[i].qs + 16 * s, 16);
+        for (int s = 0; s < 16; ++s)
+            sumi += int32_t(w[i].scales[s]) * dot_i8(q + 16 * s, a[i].qs + 16 * s, 16);
         sum += a[i].d * fp16_to_fp32(w[i].d) * float(sumi);
     }
     return sum;
@@ -269,7 +274,8 @@ float vec_dot_iq4_xs_q8_k(int64_t n, const void* vw, const void* va) {
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         int32_t sumi = 0;
         for (int s = 0; s < 8; ++s) {
-            int ls = ((w[i].scales_l[s / 2] >> (4 * (s % 2))) & 0xF) | (((w[i].scales_h >> (2 * s)) & 3) << 4);
+            int ls = ((w[i].scales_l[s / 2] >> (4 * (s % 2))) & 0xF) |
+                     (((w[i].scales_h >> (2 * s)) & 3) << 4);
             int8_t q[32];
             unpack_nibbles32(w[i].qs + 16 * s, q);
             for (int8_t& v : q) v = kIq4nlValues[v];
@@ -306,7 +312,9 @@ float vec_dot_bf16_bf16(int64_t n, const void* vw, const void* va) {
     return float(sum);
 }
 
-void convert_f32(const float* x, void* y, int64_t n) { std::memcpy(y, x, size_t(n) * sizeof(float)); }
+void convert_f32(const float* x, void* y, int64_t n) {
+    std::memcpy(y, x, size_t(n) * sizeof(float));
+}
 void convert_f16(const float* x, void* y, int64_t n) {
     auto* out = static_cast<uint16_t*>(y);
     for (int64_t i = 0; i < n; ++i) out[i] = fp32_to_fp16(x[i]);
@@ -337,16 +345,17 @@ void quantize_act_q8(const float* x, Block* y, int64_t n) {
         if constexpr (std::is_same_v<Block, BlockQ8_1>) y[i].s = fp32_to_fp16(d * float(sum));
     }
 }
-void quantize_q8_0(const float* x, void* y, int64_t n) { quantize_act_q8(x, static_cast<BlockQ8_0*>(y), n); }
-void quantize_q8_1(const float* x, void* y, int64_t n) { quantize_act_q8(x, static_cast<BlockQ8_1*>(y), n); }
-void quantize_q8_k(const float* x, void* y, int64_t n) { quantize_row_q8_k_ref(x, static_cast<BlockQ8_K*>(y), n); }
+void quantize_q8_0(const float* x, void* y, int64_t n) {
+    quantize_act_q8(x, static_cast<BlockQ8_0*>(y), n);
+}
+void quantize_q8_1(const float* x, void* y, int64_t n) {
+    quantize_act_q8(x, static_cast<BlockQ8_1*>(y), n);
+}
+void quantize_q8_k(const float* x, void* y, int64_t n) {
+    quantize_row_q8_k_ref(x, static_cast<BlockQ8_K*>(y), n);
+}
 
-struct Entry {
-    GgmlType weight;
-    MatmulKernel kernel;
-};
-
-constexpr Entry kScalarKernels[] = {
+constexpr MatmulKernelEntry kScalarKernels[] = {
     {GgmlType::f32, {GgmlType::f32, convert_f32, vec_dot_f32_f32}},
     {GgmlType::f16, {GgmlType::f16, convert_f16, vec_dot_f16_f16}},
     {GgmlType::bf16, {GgmlType::bf16, convert_bf16, vec_dot_bf16_bf16}},
@@ -366,11 +375,8 @@ constexpr Entry kScalarKernels[] = {
 
 }  // namespace
 
-const MatmulKernel* scalar_matmul_kernel(GgmlType weight_type) {
-    for (const Entry& e : kScalarKernels) {
-        if (e.weight == weight_type) return &e.kernel;
-    }
-    return nullptr;
+std::span<const MatmulKernelEntry> scalar_kernel_table() {
+    return kScalarKernels;
 }
 
 }  // namespace slim::cpu
