@@ -212,27 +212,9 @@ void BpeModel::encode(std::string_view text, std::vector<TokenId>& out) const {
         words.swap(all);
     }
 
-    // Words repeat a lot in real text; each distinct one is merged once per call.
-    StringIdMap seen;
-    std::vector<std::pair<uint32_t, uint32_t>> cached;  // (offset, count) into ids
-    std::vector<TokenId> ids;
-    for (const TextSpan& w : words) {
-        std::string_view word(clean.data() + w.offset, w.length);
-        if (word.size() > 64) {
-            encode_word(word, out);
-            continue;
-        }
-        int32_t k = seen.find(word);
-        if (k < 0) {
-            size_t start = ids.size();
-            encode_word(word, ids);
-            k = int32_t(cached.size());
-            cached.emplace_back(uint32_t(start), uint32_t(ids.size() - start));
-            seen.assign(word, k);
-        }
-        out.insert(out.end(), ids.begin() + cached[k].first,
-                   ids.begin() + cached[k].first + cached[k].second);
-    }
+    encode_pieces_cached(
+        clean, words, out,
+        [this](std::string_view word, std::vector<TokenId>& ids) { encode_word(word, ids); });
 }
 
 }  // namespace slim

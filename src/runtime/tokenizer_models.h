@@ -16,6 +16,34 @@
 
 namespace slim {
 
+// Encodes each piece of `text` with encode(piece, out), merging each distinct
+// piece only once per call: words repeat a lot in real text. Pieces over 64
+// bytes are encoded directly (rare, and not worth keeping).
+template <class EncodePiece>
+void encode_pieces_cached(std::string_view text, const std::vector<TextSpan>& pieces,
+                          std::vector<TokenId>& out, EncodePiece&& encode) {
+    StringIdMap seen;
+    std::vector<std::pair<uint32_t, uint32_t>> cached;  // (offset, count) into ids
+    std::vector<TokenId> ids;
+    for (const TextSpan& p : pieces) {
+        std::string_view piece = text.substr(p.offset, p.length);
+        if (piece.size() > 64) {
+            encode(piece, out);
+            continue;
+        }
+        int32_t k = seen.find(piece);
+        if (k < 0) {
+            size_t start = ids.size();
+            encode(piece, ids);
+            k = int32_t(cached.size());
+            cached.emplace_back(uint32_t(start), uint32_t(ids.size() - start));
+            seen.assign(piece, k);
+        }
+        out.insert(out.end(), ids.begin() + cached[k].first,
+                   ids.begin() + cached[k].first + cached[k].second);
+    }
+}
+
 class TokenizerModel {
   public:
     virtual ~TokenizerModel() = default;

@@ -71,27 +71,9 @@ SpmModel::SpmModel(const Vocab& vocab) : vocab_(vocab) {
 void SpmModel::encode(std::string_view text, std::vector<TokenId>& out) const {
     thread_local std::vector<TextSpan> pieces;
     cuts_.split(text, pieces);
-    // Words repeat; each distinct one is merged once per call.
-    StringIdMap seen;
-    std::vector<std::pair<uint32_t, uint32_t>> cached;  // (offset, count) into ids
-    std::vector<TokenId> ids;
-    for (const TextSpan& p : pieces) {
-        std::string_view piece = text.substr(p.offset, p.length);
-        if (piece.size() > 64) {
-            encode_piece(piece, out);
-            continue;
-        }
-        int32_t k = seen.find(piece);
-        if (k < 0) {
-            size_t start = ids.size();
-            encode_piece(piece, ids);
-            k = int32_t(cached.size());
-            cached.emplace_back(uint32_t(start), uint32_t(ids.size() - start));
-            seen.assign(piece, k);
-        }
-        out.insert(out.end(), ids.begin() + cached[k].first,
-                   ids.begin() + cached[k].first + cached[k].second);
-    }
+    encode_pieces_cached(
+        text, pieces, out,
+        [this](std::string_view piece, std::vector<TokenId>& ids) { encode_piece(piece, ids); });
 }
 
 void SpmModel::encode_piece(std::string_view text, std::vector<TokenId>& out) const {
