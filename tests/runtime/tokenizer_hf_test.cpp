@@ -27,28 +27,12 @@
 #include "runtime/tokenizer.h"
 #include "runtime/unicode.h"
 #include "test_paths.h"
+#include "tokenizer_ref_support.h"
 
 namespace slim {
 namespace {
 
 using json = nlohmann::json;
-
-std::string fnv1a64(std::string_view bytes) {
-    uint64_t h = 0xCBF29CE484222325ull;
-    for (char c : bytes) {
-        h ^= uint8_t(c);
-        h *= 0x100000001B3ull;
-    }
-    return fmt::format("{:016x}", h);
-}
-
-std::string from_hex(const std::string& hex) {
-    std::string out;
-    for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-        out.push_back(char(std::stoi(hex.substr(i, 2), nullptr, 16)));
-    }
-    return out;
-}
 
 // Every text a case can name: texts.json as tokenizer_reference_test.cpp
 // reads it, both sentences of the STS-B rows and the whole WikiText-2 test
@@ -56,24 +40,9 @@ std::string from_hex(const std::string& hex) {
 // that are not UTF-8) do not need one.
 std::map<std::string, std::string> load_texts(const json& ref, std::vector<std::string>& shared) {
     std::map<std::string, std::string> out;
-    json doc =
-        json::parse(test::read_file_text(test::reference_dir() / "tokenizer" / "texts.json"));
-    for (const json& t : doc["texts"]) {
-        std::string bytes;
-        if (t.contains("text")) {
-            bytes = t["text"].get<std::string>();
-        } else if (t.contains("hex")) {
-            bytes = from_hex(t["hex"].get<std::string>());
-        } else if (t.contains("repeat")) {
-            std::string ch = t["repeat"].get<std::string>();
-            for (size_t i = 0; i < t["count"].get<size_t>(); ++i) bytes += ch;
-        } else {
-            std::string file =
-                test::read_file_text(test::testdata_dir() / t["file"].get<std::string>());
-            bytes = file.substr(t["offset"].get<size_t>(), t["length"].get<size_t>());
-        }
-        shared.push_back(t["name"].get<std::string>());
-        out[shared.back()] = std::move(bytes);
+    for (test::RefText& t : test::load_reference_texts()) {
+        shared.push_back(t.name);
+        out[t.name] = std::move(t.bytes);
     }
     // Tab-separated rows; the two sentences are fields 5 and 6.
     std::istringstream csv(
@@ -99,24 +68,7 @@ std::map<std::string, std::string> load_texts(const json& ref, std::vector<std::
     return out;
 }
 
-bool ids_match(const json& ref, const std::vector<TokenId>& ids, std::string& why) {
-    if (ref.is_array()) {
-        std::vector<TokenId> want = ref.get<std::vector<TokenId>>();
-        if (want == ids) return true;
-        why = fmt::format("expected [{}]\n  got      [{}]", fmt::join(want, ", "),
-                          fmt::join(ids, ", "));
-        return false;
-    }
-    std::string bytes;
-    for (TokenId id : ids) {
-        for (int k = 0; k < 4; ++k) bytes.push_back(char((uint32_t(id) >> (8 * k)) & 0xFF));
-    }
-    std::string h = fnv1a64(bytes);
-    if (ref["n"].get<size_t>() == ids.size() && ref["fnv64"].get<std::string>() == h) return true;
-    why = fmt::format("expected {} ids (fnv64 {}), got {} ids (fnv64 {})", ref["n"].get<size_t>(),
-                      ref["fnv64"].get<std::string>(), ids.size(), h);
-    return false;
-}
+using test::ids_match;
 
 class TokenizerHf : public testing::Test {
   protected:

@@ -17,86 +17,24 @@
 #include "run_command.h"
 #include "runtime/tokenizer.h"
 #include "test_paths.h"
+#include "tokenizer_ref_support.h"
 
 namespace slim {
 namespace {
 
 using json = nlohmann::json;
 
-std::string fnv1a64(std::string_view bytes) {
-    uint64_t h = 0xCBF29CE484222325ull;
-    for (char c : bytes) {
-        h ^= uint8_t(c);
-        h *= 0x100000001B3ull;
-    }
-    return fmt::format("{:016x}", h);
-}
-
-std::string ids_bytes(const std::vector<TokenId>& ids) {
-    std::string b;
-    for (TokenId id : ids) {
-        uint32_t v = uint32_t(id);
-        for (int k = 0; k < 4; ++k) b.push_back(char((v >> (8 * k)) & 0xFF));
-    }
-    return b;
-}
-
-std::string from_hex(const std::string& hex) {
-    std::string out;
-    for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-        out.push_back(char(std::stoi(hex.substr(i, 2), nullptr, 16)));
-    }
-    return out;
-}
-
 json read_json(const std::filesystem::path& path) {
     return json::parse(test::read_file_text(path));
 }
 
-struct Text {
-    std::string name;
-    std::string bytes;
-};
+using test::fnv1a64;
+using test::ids_match;
+using Text = test::RefText;
 
 const std::vector<Text>& texts() {
-    static const std::vector<Text> all = [] {
-        std::vector<Text> out;
-        json doc = read_json(test::reference_dir() / "tokenizer" / "texts.json");
-        for (const json& t : doc["texts"]) {
-            Text text{t["name"].get<std::string>(), {}};
-            if (t.contains("text")) {
-                text.bytes = t["text"].get<std::string>();
-            } else if (t.contains("hex")) {
-                text.bytes = from_hex(t["hex"].get<std::string>());
-            } else if (t.contains("repeat")) {
-                std::string ch = t["repeat"].get<std::string>();
-                for (size_t i = 0; i < t["count"].get<size_t>(); ++i) text.bytes += ch;
-            } else {
-                std::string file =
-                    test::read_file_text(test::testdata_dir() / t["file"].get<std::string>());
-                text.bytes = file.substr(t["offset"].get<size_t>(), t["length"].get<size_t>());
-            }
-            out.push_back(std::move(text));
-        }
-        return out;
-    }();
+    static const std::vector<Text> all = test::load_reference_texts();
     return all;
-}
-
-// An id list as the reference stores it: in full, or as count + hash.
-bool ids_match(const json& ref, const std::vector<TokenId>& ids, std::string& why) {
-    if (ref.is_array()) {
-        std::vector<TokenId> want = ref.get<std::vector<TokenId>>();
-        if (want == ids) return true;
-        why = fmt::format("expected [{}]\n  got      [{}]", fmt::join(want, ", "),
-                          fmt::join(ids, ", "));
-        return false;
-    }
-    std::string h = fnv1a64(ids_bytes(ids));
-    if (ref["n"].get<size_t>() == ids.size() && ref["fnv64"].get<std::string>() == h) return true;
-    why = fmt::format("expected {} ids (fnv64 {}), got {} ids (fnv64 {})", ref["n"].get<size_t>(),
-                      ref["fnv64"].get<std::string>(), ids.size(), h);
-    return false;
 }
 
 bool text_match(const json& ref, const std::string& text, std::string& why) {
