@@ -27,10 +27,13 @@ struct Tensor {
     size_t row_bytes = 0;
 
     float* f32() const { return static_cast<float*>(data); }
-    float* row(int64_t r) const { return reinterpret_cast<float*>(static_cast<char*>(data) + r * row_bytes); }
+    float* row(int64_t r) const {
+        return reinterpret_cast<float*>(static_cast<char*>(data) + r * row_bytes);
+    }
     // The same matrix without its first `first` rows.
     Tensor rows_from(int64_t first) const {
-        return Tensor{static_cast<char*>(data) + first * row_bytes, type, n_cols, n_rows - first, row_bytes};
+        return Tensor{static_cast<char*>(data) + first * row_bytes, type, n_cols, n_rows - first,
+                      row_bytes};
     }
 };
 
@@ -38,9 +41,9 @@ struct Tensor {
 enum class RopeLayout { normal, neox };  // pairs (2i, 2i+1) vs (i, i + n_rot/2)
 struct RopeParams {
     RopeLayout layout = RopeLayout::normal;
-    int n_rot = 0;            // dimensions rotated, from the start of each head
+    int n_rot = 0;  // dimensions rotated, from the start of each head
     float freq_base = 10000;
-    float freq_scale = 1;     // linear scaling: positions multiplied by this
+    float freq_scale = 1;  // linear scaling: positions multiplied by this
     // YaRN (0 = off): ext_factor mixes extrapolation and interpolation per dimension.
     float ext_factor = 0, attn_factor = 1, beta_fast = 32, beta_slow = 1;
     int n_ctx_orig = 0;
@@ -50,14 +53,14 @@ struct RopeParams {
 // One sequence's attention over its KV cache.
 struct AttentionParams {
     int n_head = 0, n_head_kv = 0, head_dim = 0;
-    float scale = 1;          // applied to q·k
-    float softcap = 0;        // logit soft-capping: cap * tanh(s / cap); 0 = off
-    int sliding_window = 0;   // a query at p sees keys at p - window < pos <= p; 0 = all
+    float scale = 1;         // applied to q·k
+    float softcap = 0;       // logit soft-capping: cap * tanh(s / cap); 0 = off
+    int sliding_window = 0;  // a query at p sees keys at p - window < pos <= p; 0 = all
     bool causal = true;
 };
 
 class Backend {
-public:
+  public:
     virtual ~Backend() = default;
     virtual std::string name() const = 0;
 
@@ -79,7 +82,8 @@ public:
     // Row-wise normalisations over the first n rows, in place; weight/bias may be null.
     virtual void rms_norm(const Tensor& x, const Tensor* weight, float eps, int64_t n) = 0;
     // Same, applied to each `group`-wide slice of every row (QK-norm per head).
-    virtual void rms_norm_groups(const Tensor& x, const Tensor& weight, int group, float eps, int64_t n) = 0;
+    virtual void rms_norm_groups(const Tensor& x, const Tensor& weight, int group, float eps,
+                                 int64_t n) = 0;
     virtual void layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps,
                             int64_t n) = 0;
 
@@ -99,13 +103,14 @@ public:
                       const RopeParams& params) = 0;
 
     // Writes k and v rows (n of them) into a layer's cache at the given slots.
-    virtual void kv_store(const Tensor& k_cache, const Tensor& v_cache, const Tensor& k, const Tensor& v,
-                          std::span<const int32_t> slots) = 0;
+    virtual void kv_store(const Tensor& k_cache, const Tensor& v_cache, const Tensor& k,
+                          const Tensor& v, std::span<const int32_t> slots) = 0;
     // out[i] = softmax(scale * q[i] · K^T + mask) V over the cache slots [0, n_kv),
     // where the key in slot s has position kv_positions[s] and query i has
     // position q_positions[i].
-    virtual void attention(const Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
-                           std::span<const int32_t> q_positions, std::span<const int32_t> kv_positions,
+    virtual void attention(const Tensor& out, const Tensor& q, const Tensor& k_cache,
+                           const Tensor& v_cache, std::span<const int32_t> q_positions,
+                           std::span<const int32_t> kv_positions,
                            const AttentionParams& params) = 0;
 };
 

@@ -24,7 +24,8 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads
     // than in the new thread: a run() or a destruction that came before the
     // thread's first read would otherwise be missed and the worker never wake.
     const uint64_t start = generation_.load(std::memory_order_acquire);
-    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i, start] { worker(i, start); });
+    for (int i = 1; i < n_threads_; ++i)
+        workers_.emplace_back([this, i, start] { worker(i, start); });
 }
 
 ThreadPool::~ThreadPool() {

@@ -16,7 +16,7 @@
 namespace slim {
 
 class ThreadPool {
-public:
+  public:
     explicit ThreadPool(int n_threads);
     ~ThreadPool();
     ThreadPool(const ThreadPool&) = delete;
@@ -32,7 +32,7 @@ public:
         return {begin, begin + per + (thread < extra ? 1 : 0)};
     }
 
-private:
+  private:
     void worker(int index, uint64_t seen);
 
     int n_threads_;

@@ -45,11 +45,14 @@ TEST_P(ScalarVecDot, EqualsDequantizedDot) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, ScalarVecDot,
-                         ::testing::Values(GgmlType::f32, GgmlType::f16, GgmlType::bf16, GgmlType::q4_0,
-                                           GgmlType::q4_1, GgmlType::q5_0, GgmlType::q5_1, GgmlType::q8_0,
-                                           GgmlType::iq4_nl, GgmlType::q2_k, GgmlType::q3_k, GgmlType::q4_k,
+                         ::testing::Values(GgmlType::f32, GgmlType::f16, GgmlType::bf16,
+                                           GgmlType::q4_0, GgmlType::q4_1, GgmlType::q5_0,
+                                           GgmlType::q5_1, GgmlType::q8_0, GgmlType::iq4_nl,
+                                           GgmlType::q2_k, GgmlType::q3_k, GgmlType::q4_k,
                                            GgmlType::q5_k, GgmlType::q6_k, GgmlType::iq4_xs),
-                         [](const auto& param) { return std::string(ggml_type_name(param.param)); });
+                         [](const auto& param) {
+                             return std::string(ggml_type_name(param.param));
+                         });
 
 }  // namespace
 }  // namespace slim

@@ -133,7 +133,8 @@ class ConvertMiniLm : public ::testing::Test {
         if (!out_dir_.empty()) fs::remove_all(out_dir_);
     }
     void SetUp() override {
-        ASSERT_FALSE(out_dir_.empty()) << minilm_dir() << " has no model.safetensors: run scripts/get-models.sh";
+        ASSERT_FALSE(out_dir_.empty())
+            << minilm_dir() << " has no model.safetensors: run scripts/get-models.sh";
     }
     static fs::path out(GgmlType type) {
         return out_dir_ / fmt::format("minilm-{}.gguf", ggml_type_name(type));

@@ -2,8 +2,8 @@
 #include <cstdio>
 #include <exception>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "apps/cli/commands.h"
 #include "format/error.h"
@@ -11,7 +11,8 @@
 
 int main(int argc, char** argv) {
     CLI::App app{"slim: run, measure, quantize and serve small language models"};
-    app.set_version_flag("--version", fmt::format("slim {} ({})", slim::kVersion, slim::kGitCommit));
+    app.set_version_flag("--version",
+                         fmt::format("slim {} ({})", slim::kVersion, slim::kGitCommit));
     app.require_subcommand(1);
     slim::cli::add_info_command(app);
     slim::cli::add_tokenize_commands(app);
