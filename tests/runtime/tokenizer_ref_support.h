@@ -34,6 +34,15 @@ inline std::string from_hex(const std::string& hex) {
     return out;
 }
 
+// The ids as little-endian u32, the bytes the reference hashes.
+inline std::string ids_bytes(const std::vector<TokenId>& ids) {
+    std::string bytes;
+    for (TokenId id : ids) {
+        for (int k = 0; k < 4; ++k) bytes.push_back(char((uint32_t(id) >> (8 * k)) & 0xFF));
+    }
+    return bytes;
+}
+
 struct RefText {
     std::string name;
     std::string bytes;
@@ -74,11 +83,7 @@ inline bool ids_match(const nlohmann::json& ref, const std::vector<TokenId>& ids
                           fmt::join(ids, ", "));
         return false;
     }
-    std::string bytes;
-    for (TokenId id : ids) {
-        for (int k = 0; k < 4; ++k) bytes.push_back(char((uint32_t(id) >> (8 * k)) & 0xFF));
-    }
-    std::string h = fnv1a64(bytes);
+    std::string h = fnv1a64(ids_bytes(ids));
     if (ref["n"].get<size_t>() == ids.size() && ref["fnv64"].get<std::string>() == h) return true;
     why = fmt::format("expected {} ids (fnv64 {}), got {} ids (fnv64 {})", ref["n"].get<size_t>(),
                       ref["fnv64"].get<std::string>(), ids.size(), h);

@@ -29,6 +29,7 @@ json read_json(const std::filesystem::path& path) {
 }
 
 using test::fnv1a64;
+using test::ids_bytes;
 using test::ids_match;
 using Text = test::RefText;
 
