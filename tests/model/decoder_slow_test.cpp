@@ -20,6 +20,11 @@ using json = nlohmann::json;
 struct Case {
     const char* name;
     const char* file;
+    // slim reproduces llama.cpp's batched arithmetic for every weight type in
+    // the file (backend/cpu/ggml_math.h), so the logits must agree exactly.
+    // Gemma's Q4_K and Q6_K tensors go through llama.cpp's repacked and tiled
+    // kernels, whose summation orders slim does not reproduce yet.
+    bool exact;
 };
 
 class DecoderVsLlamaCpp : public ::testing::TestWithParam<Case> {
@@ -87,19 +92,35 @@ TEST_P(DecoderVsLlamaCpp, NextTokenDistributions) {
     }
     const double kl_mean = kl_sum / double(tokens.size());
     // llama.cpp against itself (the same text one token at a time instead of
-    // in one batch): int8 activations and F16 roundings turn any change of
-    // summation order into this much disagreement, so it is the floor for an
-    // implementation that does not copy llama.cpp's kernels bit for bit.
+    // in one batch, which sums attention in another order): int8 activations
+    // turn any change of summation order into this much disagreement.
     const json& self = ref_["self_agreement"];
-    const int self_mismatches = self["n"].get<int>() - self["top1_equal"].get<int>();
     const double self_kl = self["kl_mean"].get<double>();
     std::printf(
         "%s: top-1 equal %d/%zu, mean KL %.3g, max KL %.3g (llama.cpp vs itself: top-1 %d/%d, mean "
         "KL %.3g)\n",
         GetParam().name, top1_equal, tokens.size(), kl_mean, kl_max, self["top1_equal"].get<int>(),
         self["n"].get<int>(), self_kl);
-    EXPECT_LE(int(tokens.size()) - top1_equal, std::max(1, 2 * self_mismatches));
+    if (GetParam().exact) {
+        EXPECT_EQ(top1_equal, int(tokens.size()));
+        EXPECT_LT(kl_max, 1e-6);
+        return;
+    }
+    // Otherwise: at the noise floor, and a different top-1 only where
+    // llama.cpp's own top two are a near-tie (as in GreedyContinuations).
     EXPECT_LT(kl_mean, std::max(1e-3, 2 * self_kl));
+    const double near_tie = std::max(0.05, 4 * std::sqrt(2 * self_kl));
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        const float* row = logits.data() + i * size_t(n_vocab);
+        const int top1 = int(std::max_element(row, row + n_vocab) - row);
+        const json& top = positions[i]["top"];
+        const double gap = top[0][1].get<double>() - top[1][1].get<double>();
+        if (top1 != top[0][0].get<int>()) {
+            EXPECT_LT(gap, near_tie)
+                << "position " << i << ": slim's top-1 is " << top1 << ", llama.cpp's "
+                << top[0][0].get<int>() << " by a clear margin";
+        }
+    }
 }
 
 TEST_P(DecoderVsLlamaCpp, GreedyContinuations) {
@@ -143,9 +164,9 @@ TEST_P(DecoderVsLlamaCpp, GreedyContinuations) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, DecoderVsLlamaCpp,
-                         ::testing::Values(Case{"gemma3", "gemma-3-270m-Q4_K_M.gguf"},
-                                           Case{"llama", "SmolLM2-135M-Instruct-Q4_1.gguf"},
-                                           Case{"qwen2", "qwen2-random-Q8_0.gguf"}),
+                         ::testing::Values(Case{"gemma3", "gemma-3-270m-Q4_K_M.gguf", false},
+                                           Case{"llama", "SmolLM2-135M-Instruct-Q4_1.gguf", true},
+                                           Case{"qwen2", "qwen2-random-Q8_0.gguf", true}),
                          [](const auto& param) { return std::string(param.param.name); });
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/ggml_math.h"
 #include "backend/cpu/kernels.h"
 #include "backend/thread_pool.h"
 #include "format/error.h"
@@ -161,7 +162,12 @@ class CpuBackend final : public Backend {
     void swiglu(const Tensor& gate, const Tensor& up, int64_t n) override {
         for_rows(n, [&](int64_t r) {
             float *g = gate.row(r), *u = up.row(r);
-            for (int64_t i = 0; i < gate.n_cols; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+            // ggml's swiglu: its polynomial exp on full 16-wide chunks, libm on the tail.
+            const int64_t n_full = gate.n_cols / ggml::kLanes * ggml::kLanes;
+            for (int64_t i = 0; i < n_full; ++i) g[i] = ggml::silu16(g[i]) * u[i];
+            for (int64_t i = n_full; i < gate.n_cols; ++i) {
+                g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+            }
         });
     }
 
@@ -225,7 +231,7 @@ class CpuBackend final : public Backend {
 
     static void rms_norm_span(float* v, int64_t n, const float* w, float eps) {
         double sum = 0;
-        for (int64_t i = 0; i < n; ++i) sum += double(v[i]) * double(v[i]);
+        for (int64_t i = 0; i < n; ++i) sum += double(v[i] * v[i]);  // squared in float, as ggml
         const float inv = 1.0f / std::sqrt(float(sum / double(n)) + eps);
         for (int64_t i = 0; i < n; ++i) v[i] = w ? v[i] * inv * w[i] : v[i] * inv;
     }
@@ -298,8 +304,9 @@ void CpuBackend::rope(const Tensor& x, int n_head, int head_dim, std::span<const
                 const int a = p.layout == RopeLayout::neox ? i0 / 2 : i0;
                 const int b = p.layout == RopeLayout::neox ? i0 / 2 + p.n_rot / 2 : i0 + 1;
                 const float x0 = v[a], x1 = v[b];
-                v[a] = x0 * c - x1 * s;
-                v[b] = x0 * s + x1 * c;
+                // Fused where llama.cpp's build fuses (GCC contracts its x0*cos - x1*sin).
+                v[a] = std::fma(x0, c, -(x1 * s));
+                v[b] = std::fma(x0, s, x1 * c);
             }
             theta_base *= theta_scale;
         }
@@ -315,7 +322,7 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
     const int64_t n_tasks = n_q * p.n_head;
     pool_.run([&](int t, int nt) {
         std::vector<float> scores(static_cast<size_t>(n_kv));
-        std::vector<float> acc(static_cast<size_t>(p.head_dim));
+        std::vector<float> acc(static_cast<size_t>(ggml::kLanes) * static_cast<size_t>(p.head_dim));
         std::vector<float> qv(static_cast<size_t>(p.head_dim));
 
         auto [begin, end] = ThreadPool::split(n_tasks, t, nt);
@@ -323,9 +330,9 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             const int64_t i = task / p.n_head;
             const int h = int(task % p.n_head);
             const int hk = h / group;
-            // llama.cpp (without flash attention) multiplies the F16 cache with
-            // q and with the softmax output converted to F16; slim rounds the
-            // same two operands so its attention agrees with llama.cpp's.
+            // As llama.cpp without flash attention: q and the probabilities are
+            // rounded to F16 to meet the F16 cache in tinyBLAS's GEMM, and the
+            // softmax uses ggml's exp (see ggml_math.h).
             const float* qsrc = q.row(i) + int64_t(h) * p.head_dim;
             for (int d = 0; d < p.head_dim; ++d)
                 qv[size_t(d)] = fp16_to_fp32(fp32_to_fp16(qsrc[d]));
@@ -342,35 +349,49 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
                 auto* kd = reinterpret_cast<const uint16_t*>(
                                static_cast<const char*>(k_cache.data) + k_cache.row_bytes * s) +
                            int64_t(hk) * p.head_dim;
-                float dot = 0;
-                for (int d = 0; d < p.head_dim; ++d) dot += qv[d] * fp16_to_fp32(kd[d]);
-                float sc = dot * p.scale;
+                float lanes[ggml::kLanes] = {};
+                for (int d = 0; d < p.head_dim; ++d) {
+                    float& l = lanes[d % ggml::kLanes];
+                    l = std::fma(qv[size_t(d)], fp16_to_fp32(kd[d]), l);
+                }
+                float sc = ggml::reduce16(lanes) * p.scale;
                 if (p.softcap > 0) sc = p.softcap * std::tanh(sc / p.softcap);
                 scores[s] = sc;
                 max_score = std::max(max_score, sc);
             }
-            std::fill(acc.begin(), acc.end(), 0.0f);
             float* o = out.row(i) + int64_t(h) * p.head_dim;
             if (max_score == -INFINITY) {
                 std::fill(o, o + p.head_dim, 0.0f);
                 continue;
             }
+            // Sums 16 at a time in float, then in double, as ggml_vec_soft_max_f32.
             double denom = 0;
-            for (int64_t s = 0; s < n_kv; ++s) {
-                if (scores[s] == -INFINITY) continue;
-                scores[s] = std::exp(scores[s] - max_score);
-                denom += scores[s];
+            for (int64_t c = 0; c < n_kv; c += ggml::kLanes) {
+                float chunk[ggml::kLanes] = {};
+                for (int64_t s = c; s < std::min(n_kv, c + ggml::kLanes); ++s) {
+                    scores[s] = ggml::expf16(scores[s] - max_score);
+                    chunk[s - c] = scores[s];
+                }
+                denom += double(ggml::reduce16(chunk));
             }
             const float inv = float(1.0 / denom);
+            std::fill(acc.begin(), acc.end(), 0.0f);
             for (int64_t s = 0; s < n_kv; ++s) {
-                if (scores[s] == -INFINITY) continue;
                 const float prob = fp16_to_fp32(fp32_to_fp16(scores[s] * inv));
+                if (prob == 0) continue;  // adds exactly nothing to any lane
                 auto* vd = reinterpret_cast<const uint16_t*>(
                                static_cast<const char*>(v_cache.data) + v_cache.row_bytes * s) +
                            int64_t(hk) * p.head_dim;
-                for (int d = 0; d < p.head_dim; ++d) acc[d] += prob * fp16_to_fp32(vd[d]);
+                float* lanes = &acc[size_t(s % ggml::kLanes) * size_t(p.head_dim)];
+                for (int d = 0; d < p.head_dim; ++d)
+                    lanes[d] = std::fma(prob, fp16_to_fp32(vd[d]), lanes[d]);
             }
-            for (int d = 0; d < p.head_dim; ++d) o[d] = acc[d];
+            for (int d = 0; d < p.head_dim; ++d) {
+                float lanes[ggml::kLanes];
+                for (int l = 0; l < ggml::kLanes; ++l)
+                    lanes[l] = acc[size_t(l) * size_t(p.head_dim) + size_t(d)];
+                o[d] = ggml::reduce16(lanes);
+            }
         }
     });
 }
