@@ -75,6 +75,8 @@ class CpuBackend final : public Backend {
 
     void matmul(const Tensor& y, const Tensor& w, const Tensor& x, int64_t n) override {
         const cpu::MatmulKernel* k = cpu::matmul_kernel(w.type);
+        // llama.cpp switches kernels, and with them summation order, at 8 rows.
+        auto* const dot = n >= 8 && k->vec_dot_tiled ? k->vec_dot_tiled : k->vec_dot;
         const size_t act_row = tensor_row_bytes(k->act_type, w.n_cols);
         act_.resize(act_row * size_t(n));
         pool_.run([&](int t, int nt) {
@@ -87,7 +89,7 @@ class CpuBackend final : public Backend {
             for (int64_t o = begin; o < end; ++o) {
                 const char* wrow = static_cast<const char*>(w.data) + w.row_bytes * o;
                 for (int64_t r = 0; r < n; ++r) {
-                    y.row(r)[o] = k->vec_dot(w.n_cols, wrow, act_.data() + act_row * r);
+                    y.row(r)[o] = dot(w.n_cols, wrow, act_.data() + act_row * r);
                 }
             }
         });

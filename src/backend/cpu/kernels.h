@@ -24,6 +24,10 @@ struct MatmulKernel {
     void (*quantize_act)(const float* x, void* y, int64_t n);
     // Dot product of n elements: one weight row with one converted activation row.
     float (*vec_dot)(int64_t n, const void* w, const void* a);
+    // The same dot product summed in the order of llama.cpp's tiled kernel,
+    // which it uses for 8 or more activation rows (Q2_K-Q6_K and IQ4_XS
+    // weights that are not repacked); null where the order is vec_dot's.
+    float (*vec_dot_tiled)(int64_t n, const void* w, const void* a) = nullptr;
 };
 
 struct MatmulKernelEntry {

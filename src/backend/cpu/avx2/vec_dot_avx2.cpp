@@ -19,6 +19,7 @@
 // to nearest even like tensor/fp16.h.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "backend/cpu/kernels.h"
@@ -38,6 +39,13 @@ inline float hsum_ps(__m256 v) {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+}
+
+// acc + a * b rounded twice, as llama.cpp's tiled kernel does it with separate
+// vector multiply and add (this file is compiled with FMA, and the compiler
+// would otherwise be free to fuse the two).
+inline float add_product_unfused(float acc, float a, float b) {
+    return _mm_cvtss_f32(_mm_add_ss(_mm_set_ss(acc), _mm_mul_ss(_mm_set_ss(a), _mm_set_ss(b))));
 }
 
 inline int hsum_i32(__m256i v) {
@@ -204,15 +212,17 @@ inline __m256i broadcast_i16(__m256i v, int s) {
     return _mm256_shuffle_epi8(v, _mm256_set1_epi16(short((2 * s) | ((2 * s + 1) << 8))));
 }
 
+// In llama.cpp's x86 build Q4_K weights are repacked and multiplied by its
+// gemv/gemm kernels, which keep one running fused multiply-add for the scale
+// sums and one for the min sums, block after block.
 float vec_dot_q4_k_q8_k(int64_t n, const void* vw, const void* va) {
     auto* w = static_cast<const BlockQ4_K*>(vw);
     auto* a = static_cast<const BlockQ8_K*>(va);
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
+    float acc = 0, mins = 0;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const __m256i sm = _mm256_cvtepu8_epi16(k4_scales_mins(w[i].scales));
-        mins += a[i].d * f16(w[i].dmin) * float(k4_mins_dot(sm, a[i].bsums));
+        mins = std::fma(float(k4_mins_dot(sm, a[i].bsums)), f16(w[i].dmin) * a[i].d, mins);
         const __m256i scales = _mm256_permute2x128_si256(sm, sm, 0x00);
         __m256i sumi = _mm256_setzero_si256();
         for (int c = 0; c < 4; ++c) {
@@ -224,21 +234,27 @@ float vec_dot_q4_k_q8_k(int64_t n, const void* vw, const void* va) {
             sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(broadcast_i16(scales, 2 * c), lo));
             sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(broadcast_i16(scales, 2 * c + 1), hi));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+        acc = std::fma(float(hsum_i32(sumi)), f16(w[i].d) * a[i].d, acc);
     }
-    return hsum_ps(acc) - mins;
+    return acc - mins;
 }
 
-float vec_dot_q5_k_q8_k(int64_t n, const void* vw, const void* va) {
+// llama.cpp multiplies Q5_K and Q6_K weights by 8 or more activation rows
+// with its tiled kernel: per block, (sum * d - dmin * min sum) * activation d
+// added to one running float. Fewer rows go through its vec_dot, whose eight
+// lanes of fused multiply-adds the other variant reproduces.
+template <bool kTiled>
+float q5_k_dot(int64_t n, const void* vw, const void* va) {
     auto* w = static_cast<const BlockQ5_K*>(vw);
     auto* a = static_cast<const BlockQ8_K*>(va);
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const __m256i one = _mm256_set1_epi8(1);
     __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
+    float mins = 0, tiled = 0;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const __m256i sm = _mm256_cvtepu8_epi16(k4_scales_mins(w[i].scales));
-        mins += a[i].d * f16(w[i].dmin) * float(k4_mins_dot(sm, a[i].bsums));
+        const int min_sum = k4_mins_dot(sm, a[i].bsums);
+        if constexpr (!kTiled) mins += a[i].d * f16(w[i].dmin) * float(min_sum);
         const __m256i scales = _mm256_permute2x128_si256(sm, sm, 0x00);
         const __m256i qh = load32(w[i].qh);
         __m256i sumi = _mm256_setzero_si256();
@@ -258,9 +274,24 @@ float vec_dot_q5_k_q8_k(int64_t n, const void* vw, const void* va) {
             sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(broadcast_i16(scales, 2 * c), lo));
             sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(broadcast_i16(scales, 2 * c + 1), hi));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+        if constexpr (kTiled) {
+            const float r =
+                std::fma(-f16(w[i].dmin), float(min_sum), float(hsum_i32(sumi)) * f16(w[i].d));
+            tiled = add_product_unfused(tiled, r, a[i].d);
+        } else {
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi),
+                                  acc);
+        }
     }
+    if constexpr (kTiled) return tiled;
     return hsum_ps(acc) - mins;
+}
+
+float vec_dot_q5_k_q8_k(int64_t n, const void* w, const void* a) {
+    return q5_k_dot<false>(n, w, a);
+}
+float tiled_dot_q5_k_q8_k(int64_t n, const void* w, const void* a) {
+    return q5_k_dot<true>(n, w, a);
 }
 
 // 16 s16 lanes: lanes 0-7 hold scale s, lanes 8-15 scale s + 1 (s8 scales, sign-extended).
@@ -269,13 +300,15 @@ inline __m256i pair_scales_i8(__m128i scales8, int s) {
     return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales8, idx));
 }
 
-float vec_dot_q6_k_q8_k(int64_t n, const void* vw, const void* va) {
+template <bool kTiled>
+float q6_k_dot(int64_t n, const void* vw, const void* va) {
     auto* w = static_cast<const BlockQ6_K*>(vw);
     auto* a = static_cast<const BlockQ8_K*>(va);
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const __m256i m2 = _mm256_set1_epi8(3);
     const __m256i m32 = _mm256_set1_epi8(32);
     __m256 acc = _mm256_setzero_ps();
+    float tiled = 0;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const __m128i scales8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales));
         __m256i sumi = _mm256_setzero_si256();
@@ -300,9 +333,22 @@ float vec_dot_q6_k_q8_k(int64_t n, const void* vw, const void* va) {
                     sumi, _mm256_madd_epi16(pair_scales_i8(scales8, 8 * h + 2 * k), p));
             }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+        if constexpr (kTiled) {
+            tiled = add_product_unfused(tiled, float(hsum_i32(sumi)) * f16(w[i].d), a[i].d);
+        } else {
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi),
+                                  acc);
+        }
     }
+    if constexpr (kTiled) return tiled;
     return hsum_ps(acc);
+}
+
+float vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* a) {
+    return q6_k_dot<false>(n, w, a);
+}
+float tiled_dot_q6_k_q8_k(int64_t n, const void* w, const void* a) {
+    return q6_k_dot<true>(n, w, a);
 }
 
 float vec_dot_q2_k_q8_k(int64_t n, const void* vw, const void* va) {
@@ -460,8 +506,8 @@ constexpr MatmulKernelEntry kAvx2Kernels[] = {
     {GgmlType::q2_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q2_k_q8_k}},
     {GgmlType::q3_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q3_k_q8_k}},
     {GgmlType::q4_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q4_k_q8_k}},
-    {GgmlType::q5_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q5_k_q8_k}},
-    {GgmlType::q6_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q6_k_q8_k}},
+    {GgmlType::q5_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q5_k_q8_k, tiled_dot_q5_k_q8_k}},
+    {GgmlType::q6_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q6_k_q8_k, tiled_dot_q6_k_q8_k}},
     {GgmlType::iq4_xs, {GgmlType::q8_k, quantize_q8_k, vec_dot_iq4_xs_q8_k}},
 };
 
