@@ -34,17 +34,16 @@ std::string wiki_slice(const json& ref) {
     return text.substr(0, ref["text_bytes"].get<size_t>());
 }
 
-// How close slim can be held to llama.cpp here. The issue asks for 0.1%; it
-// is not met. On this CI slice (4 chunks of 128, 252 scored tokens) slim is
-// +0.54% (Gemma 3) and -0.40% (SmolLM2) from llama.cpp, whose own figure moves
-// by -0.60% (Gemma 3) and -0.04% (SmolLM2) between batched and one-token-at-a-
-// time evaluation of the same chunks (ppl_sequential). On 40 chunks of 128
-// (2520 scored tokens, the first 40 kB of the text) slim is +0.40% (31.5580
-// vs 31.4325) and +0.30% (38.3030 vs 38.1891): the gap does not shrink with
-// length and is positive, as the per-token KL of ~2e-3 from llama.cpp
-// (tests/model/decoder_slow_test.cpp) predicts: perturbing a model's logits
-// raises its cross-entropy by about that KL. So the slice is held to 1% on the
-// final figure and 2% per chunk, and the measured difference is printed.
+// How close slim is held to llama.cpp. SmolLM2 (Q4_1, Q8_0 weights) is
+// computed with llama.cpp's arithmetic bit for bit (backend/cpu/ggml_math.h),
+// so it is held to the issue's 0.1% (it agrees to 4 decimals). Gemma 3's Q4_K
+// and Q6_K products over more than 16 rows still sum in another order than
+// llama.cpp's; on this CI slice (4 chunks of 128, 252 scored tokens) it is
+// +0.11% from llama.cpp, whose own figure moves by -0.60% between batched and
+// one-token-at-a-time evaluation (ppl_sequential). Perturbing a model's logits
+// by a mean KL of ~3e-3 raises its cross-entropy by about that much, so Gemma
+// is held to 1% on the final figure; chunks to 2%. The difference is printed.
+constexpr double kExactPplTolerance = 1e-3;
 constexpr double kPplTolerance = 1e-2;
 constexpr double kChunkTolerance = 2e-2;
 
@@ -54,7 +53,8 @@ double self_noise(const json& ref) {
     return std::abs(ref["ppl_sequential"].get<double>() / ref["ppl"].get<double>() - 1);
 }
 
-void expect_agreement(const std::filesystem::path& model_path, const std::string& name) {
+void expect_agreement(const std::filesystem::path& model_path, const std::string& name,
+                      double ppl_tolerance) {
     const json ref = reference(name);
     GgufFile file = GgufFile::open(model_path.string());
     Tokenizer tokenizer = Tokenizer::load(file);
@@ -85,16 +85,16 @@ void expect_agreement(const std::filesystem::path& model_path, const std::string
         "relative difference %.4f%% (llama.cpp batched vs sequential %.4f%%)\n",
         name.c_str(), r.ppl, r.ppl_stderr, ppl_ref, ref["ppl_stderr"].get<double>(),
         ref["ppl_sequential"].get<double>(), 100 * rel, 100 * self_noise(ref));
-    EXPECT_LT(rel, kPplTolerance) << "slim " << r.ppl << " vs llama.cpp " << ppl_ref;
+    EXPECT_LT(rel, ppl_tolerance) << "slim " << r.ppl << " vs llama.cpp " << ppl_ref;
     EXPECT_NEAR(r.ppl_stderr / ref["ppl_stderr"].get<double>(), 1.0, kChunkTolerance);
 }
 
 TEST(PerplexityReference, Gemma3) {
-    expect_agreement(test::default_model(), "gemma3");
+    expect_agreement(test::default_model(), "gemma3", kPplTolerance);
 }
 
 TEST(PerplexityReference, SmolLM2) {
-    expect_agreement(test::smollm2_model(), "llama");
+    expect_agreement(test::smollm2_model(), "llama", kExactPplTolerance);
 }
 
 // The command as a user runs it: llama-perplexity's output lines.
