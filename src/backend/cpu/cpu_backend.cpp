@@ -324,9 +324,19 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
     const int64_t n_kv = int64_t(kv_positions.size());
     const int group = p.n_head / p.n_head_kv;
     const int64_t n_tasks = n_q * p.n_head;
+    // llama.cpp sums q.k and p.v through llamafile's GEMM when two or more
+    // tokens are evaluated together and through ggml_vec_dot_f16 for one;
+    // the lanes each product lands in and their reduction follow suit.
+    const bool one_token = n_q == 1 || p.head_dim % ggml::kLanes != 0;
+    const int lanes = one_token ? ggml::kVecDotLanes : ggml::kLanes;
+    const auto reduce = [one_token](const float* l) {
+        return one_token ? ggml::reduce_vec_dot_f16(l) : ggml::reduce16(l);
+    };
+    // ggml_vec_dot_f16 adds what does not fill its 64 lanes in double, after.
+    const int qk_full = one_token ? p.head_dim / lanes * lanes : p.head_dim;
     pool_.run([&](int t, int nt) {
         std::vector<float> scores(static_cast<size_t>(n_kv));
-        std::vector<float> acc(static_cast<size_t>(ggml::kLanes) * static_cast<size_t>(p.head_dim));
+        std::vector<float> acc(static_cast<size_t>(lanes) * static_cast<size_t>(p.head_dim));
         std::vector<float> qv(static_cast<size_t>(p.head_dim));
 
         auto [begin, end] = ThreadPool::split(n_tasks, t, nt);
@@ -335,8 +345,8 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             const int h = int(task % p.n_head);
             const int hk = h / group;
             // As llama.cpp without flash attention: q and the probabilities are
-            // rounded to F16 to meet the F16 cache in tinyBLAS's GEMM, and the
-            // softmax uses ggml's exp (see ggml_math.h).
+            // rounded to F16 to meet the F16 cache, and the softmax uses ggml's
+            // exp (see ggml_math.h).
             const float* qsrc = q.row(i) + int64_t(h) * p.head_dim;
             for (int d = 0; d < p.head_dim; ++d)
                 qv[size_t(d)] = fp16_to_fp32(fp32_to_fp16(qsrc[d]));
@@ -353,12 +363,14 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
                 auto* kd = reinterpret_cast<const uint16_t*>(
                                static_cast<const char*>(k_cache.data) + k_cache.row_bytes * s) +
                            int64_t(hk) * p.head_dim;
-                float lanes[ggml::kLanes] = {};
-                for (int d = 0; d < p.head_dim; ++d) {
-                    float& l = lanes[d % ggml::kLanes];
-                    l = std::fma(qv[size_t(d)], fp16_to_fp32(kd[d]), l);
+                float l[ggml::kVecDotLanes] = {};
+                for (int d = 0; d < qk_full; ++d) {
+                    l[d % lanes] = std::fma(qv[size_t(d)], fp16_to_fp32(kd[d]), l[d % lanes]);
                 }
-                float sc = ggml::reduce16(lanes) * p.scale;
+                double dot = reduce(l);
+                for (int d = qk_full; d < p.head_dim; ++d)
+                    dot += double(qv[size_t(d)] * fp16_to_fp32(kd[d]));
+                float sc = float(dot) * p.scale;
                 if (p.softcap > 0) sc = p.softcap * std::tanh(sc / p.softcap);
                 scores[s] = sc;
                 max_score = std::max(max_score, sc);
@@ -379,6 +391,8 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
                 denom += double(ggml::reduce16(chunk));
             }
             const float inv = float(1.0 / denom);
+            // p.v: slot s goes to lane s % lanes (llama.cpp pads the cache to
+            // a multiple of 256 slots, so no slot is left over).
             std::fill(acc.begin(), acc.end(), 0.0f);
             for (int64_t s = 0; s < n_kv; ++s) {
                 const float prob = fp16_to_fp32(fp32_to_fp16(scores[s] * inv));
@@ -386,15 +400,15 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
                 auto* vd = reinterpret_cast<const uint16_t*>(
                                static_cast<const char*>(v_cache.data) + v_cache.row_bytes * s) +
                            int64_t(hk) * p.head_dim;
-                float* lanes = &acc[size_t(s % ggml::kLanes) * size_t(p.head_dim)];
+                float* lane = &acc[size_t(s % lanes) * size_t(p.head_dim)];
                 for (int d = 0; d < p.head_dim; ++d)
-                    lanes[d] = std::fma(prob, fp16_to_fp32(vd[d]), lanes[d]);
+                    lane[d] = std::fma(prob, fp16_to_fp32(vd[d]), lane[d]);
             }
             for (int d = 0; d < p.head_dim; ++d) {
-                float lanes[ggml::kLanes];
-                for (int l = 0; l < ggml::kLanes; ++l)
-                    lanes[l] = acc[size_t(l) * size_t(p.head_dim) + size_t(d)];
-                o[d] = ggml::reduce16(lanes);
+                float l[ggml::kVecDotLanes];
+                for (int k = 0; k < lanes; ++k)
+                    l[k] = acc[size_t(k) * size_t(p.head_dim) + size_t(d)];
+                o[d] = reduce(l);
             }
         }
     });

@@ -15,6 +15,10 @@
 //    when two or more tokens are evaluated: one fused multiply-add chain per
 //    lane (lane l takes elements l, l+16, ...), then _mm512_reduce_add_ps's
 //    pairwise reduction of the 16 lanes.
+//  - reduce_vec_dot_f16: ggml_vec_dot_f16, which the same products go
+//    through when a single token is evaluated (llamafile needs two or more):
+//    64 lanes (four 16-wide accumulators), the accumulators added pairwise
+//    (0+2, 1+3, then the two sums), then reduced as above.
 //  - expf16 / silu16: ggml_v_expf and ggml_v_silu, the polynomial exp used
 //    by soft_max and swiglu on full 16-element chunks (the tail uses libm).
 //
@@ -36,6 +40,18 @@ inline float reduce16(const float* l) {
     for (int i = 0; i < 4; ++i) t4[i] = t8[4 + i] + t8[i];
     const float a = t4[0] + t4[2], b = t4[1] + t4[3];
     return a + b;
+}
+
+inline constexpr int kVecDotLanes = 64;
+
+inline float reduce_vec_dot_f16(const float* l) {
+    float x0[kLanes], x1[kLanes];
+    for (int i = 0; i < kLanes; ++i) {
+        x0[i] = l[i] + l[32 + i];
+        x1[i] = l[16 + i] + l[48 + i];
+    }
+    for (int i = 0; i < kLanes; ++i) x0[i] = x0[i] + x1[i];
+    return reduce16(x0);
 }
 
 // ggml_v_expf (AVX-512) for one element.
