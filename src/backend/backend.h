@@ -50,7 +50,9 @@ struct RopeParams {
     std::span<const float> freq_factors;  // llama3-style per-dimension divisors, n_rot / 2 of them
 };
 
-// One sequence's attention over its KV cache.
+// One sequence's attention over its KV cache. An encoder runs it with
+// causal = false once per sequence of a packed batch, over that sequence's
+// own rows, so sequences of different lengths need no padding or mask.
 struct AttentionParams {
     int n_head = 0, n_head_kv = 0, head_dim = 0;
     float scale = 1;         // applied to q·k
@@ -96,6 +98,9 @@ class Backend {
     virtual void swiglu(const Tensor& gate, const Tensor& up, int64_t n) = 0;
     virtual void geglu(const Tensor& gate, const Tensor& up, int64_t n) = 0;
     virtual void gelu(const Tensor& x, int64_t n) = 0;
+    // x = x * Phi(x) with the exact normal CDF, 0.5 x (1 + erf(x / sqrt 2)):
+    // the GELU BERT models were trained with (PyTorch's default).
+    virtual void gelu_erf(const Tensor& x, int64_t n) = 0;
     virtual void softcap(const Tensor& x, float cap, int64_t n) = 0;
 
     // Rotates each head of the first n rows; positions[i] belongs to row i.

@@ -81,8 +81,14 @@ class CpuBackend final : public Backend {
             for (int64_t r = begin; r < end; ++r)
                 k->quantize_act(x.row(r), act_.data() + act_row * r, w.n_cols);
         });
+        const cpu::MatmulTileFn tile =
+            n >= cpu::kTileActRows ? cpu::matmul_tile_kernel(w.type) : nullptr;
         pool_.run([&](int t, int nt) {
             auto [begin, end] = ThreadPool::split(w.n_rows, t, nt);
+            if (tile) {
+                matmul_tiled(tile, *k, y, w, act_row, n, begin, end);
+                return;
+            }
             for (int64_t o = begin; o < end; ++o) {
                 const char* wrow = static_cast<const char*>(w.data) + w.row_bytes * o;
                 for (int64_t r = 0; r < n; ++r) {
@@ -90,6 +96,38 @@ class CpuBackend final : public Backend {
                 }
             }
         });
+    }
+
+    // Weight rows [begin, end) against all n activation rows, in tiles of
+    // 4 x 3, the activations in blocks that stay in L2 while the thread's
+    // weight rows pass by; leftover rows and columns go through vec_dot.
+    void matmul_tiled(cpu::MatmulTileFn tile, const cpu::MatmulKernel& k, const Tensor& y,
+                      const Tensor& w, size_t act_row, int64_t n, int64_t begin, int64_t end) {
+        constexpr int64_t TW = cpu::kTileWeightRows, TA = cpu::kTileActRows;
+        constexpr int64_t kActBlock = 16 * TA;
+        const char* wdata = static_cast<const char*>(w.data);
+        float out[TW * TA];
+        for (int64_t r0 = 0; r0 < n; r0 += kActBlock) {
+            const int64_t r1 = std::min(n, r0 + kActBlock);
+            const int64_t r_tiled = r0 + (r1 - r0) / TA * TA;
+            int64_t o = begin;
+            for (; o + TW <= end; o += TW) {
+                const char* wrow = wdata + w.row_bytes * o;
+                for (int64_t r = r0; r < r_tiled; r += TA) {
+                    tile(w.n_cols, wrow, w.row_bytes, act_.data() + act_row * r, act_row, out);
+                    for (int64_t i = 0; i < TW; ++i)
+                        for (int64_t j = 0; j < TA; ++j) y.row(r + j)[o + i] = out[i * TA + j];
+                }
+                for (int64_t r = r_tiled; r < r1; ++r)
+                    for (int64_t i = 0; i < TW; ++i)
+                        y.row(r)[o + i] =
+                            k.vec_dot(w.n_cols, wrow + w.row_bytes * i, act_.data() + act_row * r);
+            }
+            for (; o < end; ++o)
+                for (int64_t r = r0; r < r1; ++r)
+                    y.row(r)[o] =
+                        k.vec_dot(w.n_cols, wdata + w.row_bytes * o, act_.data() + act_row * r);
+        }
     }
 
     void get_rows(const Tensor& y, const Tensor& table, std::span<const int32_t> ids) override {
@@ -176,6 +214,14 @@ class CpuBackend final : public Backend {
         for_rows(n, [&](int64_t r) {
             float* v = x.row(r);
             for (int64_t i = 0; i < x.n_cols; ++i) v[i] = gelu_table(v[i]);
+        });
+    }
+
+    void gelu_erf(const Tensor& x, int64_t n) override {
+        for_rows(n, [&](int64_t r) {
+            float* v = x.row(r);
+            for (int64_t i = 0; i < x.n_cols; ++i)
+                v[i] = 0.5f * v[i] * (1.0f + std::erf(v[i] * float(M_SQRT1_2)));
         });
     }
 
