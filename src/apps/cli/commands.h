@@ -10,5 +10,6 @@ void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
 void add_run_command(CLI::App& app);
 void add_perplexity_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
+void add_embed_command(CLI::App& app);
 
 }  // namespace slim::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     slim::cli::add_run_command(app);
     slim::cli::add_perplexity_command(app);
     slim::cli::add_convert_command(app);
+    slim::cli::add_embed_command(app);
 
     try {
         app.parse(argc, argv);
