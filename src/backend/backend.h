@@ -50,15 +50,20 @@ struct RopeParams {
     std::span<const float> freq_factors;  // llama3-style per-dimension divisors, n_rot / 2 of them
 };
 
-// One sequence's attention over its KV cache. An encoder runs it with
-// causal = false once per sequence of a packed batch, over that sequence's
-// own rows, so sequences of different lengths need no padding or mask.
+// Attention over a KV cache: one sequence's (a decoder), or several
+// independent sequences packed one after another without padding (an
+// encoder's batch, with causal = false; see seq_starts).
 struct AttentionParams {
     int n_head = 0, n_head_kv = 0, head_dim = 0;
     float scale = 1;         // applied to q·k
     float softcap = 0;       // logit soft-capping: cap * tanh(s / cap); 0 = off
     int sliding_window = 0;  // a query at p sees keys at p - window < pos <= p; 0 = all
     bool causal = true;
+    // Packed sequences: sequence j is rows [seq_starts[j], seq_starts[j + 1])
+    // of q and out and the same slots of the cache, and attends only within
+    // itself (its positions count from its own start). Empty: one sequence,
+    // every query over cache slots [0, n_kv).
+    std::span<const int64_t> seq_starts;
 };
 
 class Backend {

@@ -141,17 +141,13 @@ class Bert final : public Encoder {
         ap.head_dim = config_.head_dim;
         ap.scale = 1.0f / std::sqrt(float(config_.head_dim));
         ap.causal = false;
+        ap.seq_starts = starts;
         for (const Layer& L : layers_) {
             linear(q_, L.q, x, n);
             linear(k_, L.k, x, n);
             linear(v_, L.v, x, n);
             be.kv_store(k_cache_, v_cache_, k_, v_, slots_.subspan(0, size_t(n)));
-            for (size_t s = 0; s + 1 < starts.size(); ++s) {
-                const int64_t b = starts[s], len = starts[s + 1] - b;
-                const std::span<const int32_t> pos = positions.subspan(size_t(b), size_t(len));
-                be.attention(attn_.rows_from(b), q_.rows_from(b), k_cache_.rows_from(b),
-                             v_cache_.rows_from(b), pos, pos, ap);
-            }
+            be.attention(attn_, q_, k_cache_, v_cache_, positions, positions, ap);
             linear(tmp_, L.o, attn_, n);
             be.add(x, x, tmp_, n);
             norm(x, L.attn_norm, n);

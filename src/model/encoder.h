@@ -4,9 +4,9 @@
 //
 // Sequences are packed one after another (no padding): every per-token op
 // (embeddings, matmuls, norms, FFN) runs once over all the tokens of the
-// batch, so each weight matrix is read once per batch, and attention runs per
-// sequence over that sequence's own keys. Nothing is computed for padding and
-// no mask is needed.
+// batch, so each weight matrix is read once per batch, and one attention call
+// per layer (AttentionParams::seq_starts) lets each sequence see only its own
+// keys. Nothing is computed for padding and no mask is needed.
 //
 // Separate from Model (model.h), which is decoder-shaped: a KV cache that
 // persists across calls, logits out. An encoder has no state between calls.

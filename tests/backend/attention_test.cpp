@@ -1,8 +1,8 @@
 // The CPU backend's attention against the textbook definition in double
 // precision, softmax(scale * q K^T + mask) V, on F16-rounded q, K and V:
 // bidirectional (causal = false, as encoders run it) and causal, with GQA,
-// and on a sequence that starts mid-buffer (rows_from), as an encoder's
-// packed batch uses it.
+// on a sequence that starts mid-buffer (rows_from), and on several packed
+// sequences in one call (seq_starts), as an encoder's batch runs.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -94,6 +94,65 @@ TEST_P(CpuAttention, EqualsDefinition) {
 INSTANTIATE_TEST_SUITE_P(Masks, CpuAttention,
                          ::testing::Values(AttnCase{false, 4, 4}, AttnCase{false, 4, 2},
                                            AttnCase{true, 4, 4}, AttnCase{true, 6, 2}));
+
+// Packed sequences (seq_starts): each query sees only its own sequence's
+// keys, whose positions restart at 0, in one call.
+TEST(CpuAttentionPacked, EachSequenceAttendsWithinItself) {
+    const int n_head = 3, head_dim = 16;
+    const int64_t width = n_head * head_dim;
+    const std::vector<int64_t> starts = {0, 4, 13, 15};  // lengths 4, 9, 2
+    const int64_t n = starts.back();
+    for (bool causal : {false, true}) {
+        auto be = make_cpu_backend({2});
+        Tensor q = be->alloc(GgmlType::f32, width, n), k = be->alloc(GgmlType::f32, width, n);
+        Tensor v = be->alloc(GgmlType::f32, width, n), out = be->alloc(GgmlType::f32, width, n);
+        Tensor kc = be->alloc(GgmlType::f16, width, n), vc = be->alloc(GgmlType::f16, width, n);
+        std::mt19937 rng(11);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (int64_t r = 0; r < n; ++r)
+            for (int64_t i = 0; i < width; ++i)
+                q.row(r)[i] = normal(rng), k.row(r)[i] = normal(rng), v.row(r)[i] = normal(rng);
+        std::vector<int32_t> slots, pos;
+        for (size_t j = 0; j + 1 < starts.size(); ++j)
+            for (int64_t i = starts[j]; i < starts[j + 1]; ++i)
+                slots.push_back(int32_t(i)), pos.push_back(int32_t(i - starts[j]));
+        be->kv_store(kc, vc, k, v, slots);
+        AttentionParams p;
+        p.n_head = p.n_head_kv = n_head;
+        p.head_dim = head_dim;
+        p.scale = 0.25f;
+        p.causal = causal;
+        p.seq_starts = starts;
+        be->attention(out, q, kc, vc, pos, pos, p);
+        double worst = 0;
+        for (size_t j = 0; j + 1 < starts.size(); ++j) {
+            for (int64_t i = starts[j]; i < starts[j + 1]; ++i) {
+                const int64_t last = causal ? i : starts[j + 1] - 1;
+                for (int h = 0; h < n_head; ++h) {
+                    std::vector<double> w;
+                    double mx = -1e300, denom = 0;
+                    for (int64_t s = starts[j]; s <= last; ++s) {
+                        double dot = 0;
+                        for (int d = 0; d < head_dim; ++d)
+                            dot += double(round_f16(q.row(i)[h * head_dim + d])) *
+                                   round_f16(k.row(s)[h * head_dim + d]);
+                        w.push_back(dot * p.scale);
+                        mx = std::max(mx, w.back());
+                    }
+                    for (double& x : w) denom += (x = std::exp(x - mx));
+                    for (int d = 0; d < head_dim; ++d) {
+                        double o = 0;
+                        for (int64_t s = starts[j]; s <= last; ++s)
+                            o += w[size_t(s - starts[j])] / denom *
+                                 round_f16(v.row(s)[h * head_dim + d]);
+                        worst = std::max(worst, std::abs(o - double(out.row(i)[h * head_dim + d])));
+                    }
+                }
+            }
+        }
+        EXPECT_LT(worst, 4e-3) << (causal ? "causal" : "bidirectional");
+    }
+}
 
 // gelu_erf is the exact GELU, x * Phi(x).
 TEST(CpuOps, GeluErf) {

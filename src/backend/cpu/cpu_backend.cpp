@@ -300,6 +300,7 @@ class CpuBackend final : public Backend {
     }();
     std::deque<std::unique_ptr<void, AlignedFree>> buffers_;
     std::vector<char> act_;
+    std::vector<int32_t> seq_of_row_;  // attention: each query row's sequence
 };
 
 // YaRN's ramp between extrapolated and interpolated frequencies (see the
@@ -359,6 +360,11 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
     const int64_t n_kv = int64_t(kv_positions.size());
     const int group = p.n_head / p.n_head_kv;
     const int64_t n_tasks = n_q * p.n_head;
+    // The cache slots each query row may see: its own sequence's.
+    seq_of_row_.assign(size_t(n_q), 0);
+    for (size_t j = 0; j + 1 < p.seq_starts.size(); ++j)
+        for (int64_t i = p.seq_starts[j]; i < p.seq_starts[j + 1] && i < n_q; ++i)
+            seq_of_row_[size_t(i)] = int32_t(j);
     pool_.run([&](int t, int nt) {
         std::vector<float> scores(static_cast<size_t>(n_kv));
         std::vector<float> acc(static_cast<size_t>(p.head_dim));
@@ -376,13 +382,18 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             for (int d = 0; d < p.head_dim; ++d)
                 qv[size_t(d)] = fp16_to_fp32(fp32_to_fp16(qsrc[d]));
             const int32_t pos = q_positions[i];
+            int64_t kv_begin = 0, kv_end = n_kv;
+            if (!p.seq_starts.empty()) {
+                kv_begin = p.seq_starts[size_t(seq_of_row_[size_t(i)])];
+                kv_end = p.seq_starts[size_t(seq_of_row_[size_t(i)]) + 1];
+            }
             float max_score = -INFINITY;
-            for (int64_t s = 0; s < n_kv; ++s) {
+            for (int64_t s = kv_begin; s < kv_end; ++s) {
                 const int32_t kp = kv_positions[s];
                 const bool masked = (p.causal && kp > pos) ||
                                     (p.sliding_window > 0 && pos - kp >= p.sliding_window);
                 if (masked) {
-                    scores[s] = -INFINITY;
+                    scores[s - kv_begin] = -INFINITY;
                     continue;
                 }
                 auto* kd = reinterpret_cast<const uint16_t*>(
@@ -392,7 +403,7 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
                 for (int d = 0; d < p.head_dim; ++d) dot += qv[d] * fp16_to_fp32(kd[d]);
                 float sc = dot * p.scale;
                 if (p.softcap > 0) sc = p.softcap * std::tanh(sc / p.softcap);
-                scores[s] = sc;
+                scores[s - kv_begin] = sc;
                 max_score = std::max(max_score, sc);
             }
             std::fill(acc.begin(), acc.end(), 0.0f);
@@ -402,15 +413,15 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
                 continue;
             }
             double denom = 0;
-            for (int64_t s = 0; s < n_kv; ++s) {
-                if (scores[s] == -INFINITY) continue;
-                scores[s] = std::exp(scores[s] - max_score);
-                denom += scores[s];
+            for (int64_t s = kv_begin; s < kv_end; ++s) {
+                if (scores[s - kv_begin] == -INFINITY) continue;
+                scores[s - kv_begin] = std::exp(scores[s - kv_begin] - max_score);
+                denom += scores[s - kv_begin];
             }
             const float inv = float(1.0 / denom);
-            for (int64_t s = 0; s < n_kv; ++s) {
-                if (scores[s] == -INFINITY) continue;
-                const float prob = fp16_to_fp32(fp32_to_fp16(scores[s] * inv));
+            for (int64_t s = kv_begin; s < kv_end; ++s) {
+                if (scores[s - kv_begin] == -INFINITY) continue;
+                const float prob = fp16_to_fp32(fp32_to_fp16(scores[s - kv_begin] * inv));
                 auto* vd = reinterpret_cast<const uint16_t*>(
                                static_cast<const char*>(v_cache.data) + v_cache.row_bytes * s) +
                            int64_t(hk) * p.head_dim;
