@@ -75,7 +75,8 @@ def main():
         MODELS[name] = Path(d)
     torch.set_num_threads(2)
     sentences = SENTENCES.read_text(encoding="utf-8").splitlines()
-    tmp = Path(tempfile.mkdtemp(prefix="slim-embed-bench-"))
+    tmp_dir = tempfile.TemporaryDirectory(prefix="slim-embed-bench-")  # removed at exit
+    tmp = Path(tmp_dir.name)
     rows = []
     for name in args.models:
         folder = MODELS[name]
