@@ -64,3 +64,20 @@ if [[ ! -f $minilm/model.safetensors ]]; then
     cp -r "$src" "$minilm.tmp"
     mv "$minilm.tmp" "$minilm"
 fi
+
+# A BERT with random weights in bge-small-en-v1.5's shapes (12 layers, CLS
+# pooling, Normalize) and the bert-bge vocabulary, as a Hugging Face folder
+# (the second encoder test model). The sentence-transformers references in
+# tests/reference/embed/ were computed on exactly these bytes.
+bge=models/bge-small-random
+bge_sha=0e1a76b0b6691f68e254fe91e02f7ff0059860f39672d2da8cdca7c500be228e
+if [[ ! -f $bge/model.safetensors ]] ||
+    ! echo "$bge_sha  $bge/model.safetensors" | sha256sum -c --quiet 2>/dev/null; then
+    echo "get-models: bge-small-random (tools/reference/make_bge_random.py)"
+    "${PIP[@]}" gguf==0.19.0 numpy safetensors
+    "$PY" tools/reference/make_bge_random.py "$bge"
+    if ! echo "$bge_sha  $bge/model.safetensors" | sha256sum -c --quiet; then
+        echo "get-models: $bge/model.safetensors differs from the file the references were made on" >&2
+        exit 1
+    fi
+fi

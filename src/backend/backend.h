@@ -50,13 +50,20 @@ struct RopeParams {
     std::span<const float> freq_factors;  // llama3-style per-dimension divisors, n_rot / 2 of them
 };
 
-// One sequence's attention over its KV cache.
+// Attention over a KV cache: one sequence's (a decoder), or several
+// independent sequences packed one after another without padding (an
+// encoder's batch, with causal = false; see seq_starts).
 struct AttentionParams {
     int n_head = 0, n_head_kv = 0, head_dim = 0;
     float scale = 1;         // applied to q·k
     float softcap = 0;       // logit soft-capping: cap * tanh(s / cap); 0 = off
     int sliding_window = 0;  // a query at p sees keys at p - window < pos <= p; 0 = all
     bool causal = true;
+    // Packed sequences: sequence j is rows [seq_starts[j], seq_starts[j + 1])
+    // of q and out and the same slots of the cache, and attends only within
+    // itself (its positions count from its own start). Empty: one sequence,
+    // every query over cache slots [0, n_kv).
+    std::span<const int64_t> seq_starts;
 };
 
 class Backend {
@@ -96,6 +103,9 @@ class Backend {
     virtual void swiglu(const Tensor& gate, const Tensor& up, int64_t n) = 0;
     virtual void geglu(const Tensor& gate, const Tensor& up, int64_t n) = 0;
     virtual void gelu(const Tensor& x, int64_t n) = 0;
+    // x = x * Phi(x) with the exact normal CDF, 0.5 x (1 + erf(x / sqrt 2)):
+    // the GELU BERT models were trained with (PyTorch's default).
+    virtual void gelu_erf(const Tensor& x, int64_t n) = 0;
     virtual void softcap(const Tensor& x, float cap, int64_t n) = 0;
 
     // Rotates each head of the first n rows; positions[i] belongs to row i.

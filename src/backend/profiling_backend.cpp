@@ -104,6 +104,10 @@ void ProfilingBackend::gelu(const Tensor& x, int64_t n) {
     timed(OpKind::activation, [&] { inner_.gelu(x, n); });
 }
 
+void ProfilingBackend::gelu_erf(const Tensor& x, int64_t n) {
+    timed(OpKind::activation, [&] { inner_.gelu_erf(x, n); });
+}
+
 void ProfilingBackend::softcap(const Tensor& x, float cap, int64_t n) {
     timed(OpKind::elementwise, [&] { inner_.softcap(x, cap, n); });
 }

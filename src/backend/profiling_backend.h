@@ -74,6 +74,7 @@ class ProfilingBackend final : public Backend {
     void swiglu(const Tensor& gate, const Tensor& up, int64_t n) override;
     void geglu(const Tensor& gate, const Tensor& up, int64_t n) override;
     void gelu(const Tensor& x, int64_t n) override;
+    void gelu_erf(const Tensor& x, int64_t n) override;
     void softcap(const Tensor& x, float cap, int64_t n) override;
     void rope(const Tensor& x, int n_head, int head_dim, std::span<const int32_t> positions,
               const RopeParams& params) override;

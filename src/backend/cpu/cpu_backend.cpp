@@ -84,8 +84,14 @@ class CpuBackend final : public Backend {
             for (int64_t r = begin; r < end; ++r)
                 k->quantize_act(x.row(r), act_.data() + act_row * r, w.n_cols);
         });
+        const cpu::MatmulTileFn tile =
+            n >= cpu::kTileActRows ? cpu::matmul_tile_kernel(w.type) : nullptr;
         pool_.run([&](int t, int nt) {
             auto [begin, end] = ThreadPool::split(w.n_rows, t, nt);
+            if (tile) {
+                matmul_tiled(tile, *k, y, w, act_row, n, begin, end);
+                return;
+            }
             for (int64_t o = begin; o < end; ++o) {
                 const char* wrow = static_cast<const char*>(w.data) + w.row_bytes * o;
                 for (int64_t r = 0; r < n; ++r) {
@@ -93,6 +99,38 @@ class CpuBackend final : public Backend {
                 }
             }
         });
+    }
+
+    // Weight rows [begin, end) against all n activation rows, in tiles of
+    // 4 x 3, the activations in blocks that stay in L2 while the thread's
+    // weight rows pass by; leftover rows and columns go through vec_dot.
+    void matmul_tiled(cpu::MatmulTileFn tile, const cpu::MatmulKernel& k, const Tensor& y,
+                      const Tensor& w, size_t act_row, int64_t n, int64_t begin, int64_t end) {
+        constexpr int64_t TW = cpu::kTileWeightRows, TA = cpu::kTileActRows;
+        constexpr int64_t kActBlock = 16 * TA;
+        const char* wdata = static_cast<const char*>(w.data);
+        float out[TW * TA];
+        for (int64_t r0 = 0; r0 < n; r0 += kActBlock) {
+            const int64_t r1 = std::min(n, r0 + kActBlock);
+            const int64_t r_tiled = r0 + (r1 - r0) / TA * TA;
+            int64_t o = begin;
+            for (; o + TW <= end; o += TW) {
+                const char* wrow = wdata + w.row_bytes * o;
+                for (int64_t r = r0; r < r_tiled; r += TA) {
+                    tile(w.n_cols, wrow, w.row_bytes, act_.data() + act_row * r, act_row, out);
+                    for (int64_t i = 0; i < TW; ++i)
+                        for (int64_t j = 0; j < TA; ++j) y.row(r + j)[o + i] = out[i * TA + j];
+                }
+                for (int64_t r = r_tiled; r < r1; ++r)
+                    for (int64_t i = 0; i < TW; ++i)
+                        y.row(r)[o + i] =
+                            k.vec_dot(w.n_cols, wrow + w.row_bytes * i, act_.data() + act_row * r);
+            }
+            for (; o < end; ++o)
+                for (int64_t r = r0; r < r1; ++r)
+                    y.row(r)[o] =
+                        k.vec_dot(w.n_cols, wdata + w.row_bytes * o, act_.data() + act_row * r);
+        }
     }
 
     void get_rows(const Tensor& y, const Tensor& table, std::span<const int32_t> ids) override {
@@ -187,6 +225,14 @@ class CpuBackend final : public Backend {
         });
     }
 
+    void gelu_erf(const Tensor& x, int64_t n) override {
+        for_rows(n, [&](int64_t r) {
+            float* v = x.row(r);
+            for (int64_t i = 0; i < x.n_cols; ++i)
+                v[i] = 0.5f * v[i] * (1.0f + std::erf(v[i] * float(M_SQRT1_2)));
+        });
+    }
+
     void softcap(const Tensor& x, float cap, int64_t n) override {
         for_rows(n, [&](int64_t r) {
             float* v = x.row(r);
@@ -264,6 +310,7 @@ class CpuBackend final : public Backend {
     }();
     std::deque<std::unique_ptr<void, AlignedFree>> buffers_;
     std::vector<char> act_;
+    std::vector<int32_t> seq_of_row_;  // attention: each query row's sequence
 };
 
 // YaRN's ramp between extrapolated and interpolated frequencies (see the
@@ -334,6 +381,11 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
     };
     // ggml_vec_dot_f16 adds what does not fill its 64 lanes in double, after.
     const int qk_full = one_token ? p.head_dim / lanes * lanes : p.head_dim;
+    // The cache slots each query row may see: its own sequence's.
+    seq_of_row_.assign(size_t(n_q), 0);
+    for (size_t j = 0; j + 1 < p.seq_starts.size(); ++j)
+        for (int64_t i = p.seq_starts[j]; i < p.seq_starts[j + 1] && i < n_q; ++i)
+            seq_of_row_[size_t(i)] = int32_t(j);
     pool_.run([&](int t, int nt) {
         std::vector<float> scores(static_cast<size_t>(n_kv));
         std::vector<float> acc(static_cast<size_t>(lanes) * static_cast<size_t>(p.head_dim));
@@ -351,13 +403,18 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             for (int d = 0; d < p.head_dim; ++d)
                 qv[size_t(d)] = fp16_to_fp32(fp32_to_fp16(qsrc[d]));
             const int32_t pos = q_positions[i];
+            int64_t kv_begin = 0, kv_end = n_kv;
+            if (!p.seq_starts.empty()) {
+                kv_begin = p.seq_starts[size_t(seq_of_row_[size_t(i)])];
+                kv_end = p.seq_starts[size_t(seq_of_row_[size_t(i)]) + 1];
+            }
             float max_score = -INFINITY;
-            for (int64_t s = 0; s < n_kv; ++s) {
+            for (int64_t s = kv_begin; s < kv_end; ++s) {
                 const int32_t kp = kv_positions[s];
                 const bool masked = (p.causal && kp > pos) ||
                                     (p.sliding_window > 0 && pos - kp >= p.sliding_window);
                 if (masked) {
-                    scores[s] = -INFINITY;
+                    scores[s - kv_begin] = -INFINITY;
                     continue;
                 }
                 auto* kd = reinterpret_cast<const uint16_t*>(
@@ -372,7 +429,7 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
                     dot += double(qv[size_t(d)] * fp16_to_fp32(kd[d]));
                 float sc = float(dot) * p.scale;
                 if (p.softcap > 0) sc = p.softcap * std::tanh(sc / p.softcap);
-                scores[s] = sc;
+                scores[s - kv_begin] = sc;
                 max_score = std::max(max_score, sc);
             }
             float* o = out.row(i) + int64_t(h) * p.head_dim;
@@ -382,9 +439,10 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             }
             // Sums 16 at a time in float, then in double, as ggml_vec_soft_max_f32.
             double denom = 0;
-            for (int64_t c = 0; c < n_kv; c += ggml::kLanes) {
+            const int64_t n_seen = kv_end - kv_begin;  // scores[] is indexed from kv_begin
+            for (int64_t c = 0; c < n_seen; c += ggml::kLanes) {
                 float chunk[ggml::kLanes] = {};
-                for (int64_t s = c; s < std::min(n_kv, c + ggml::kLanes); ++s) {
+                for (int64_t s = c; s < std::min(n_seen, c + ggml::kLanes); ++s) {
                     scores[s] = ggml::expf16(scores[s] - max_score);
                     chunk[s - c] = scores[s];
                 }
@@ -394,12 +452,13 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             // p.v: slot s goes to lane s % lanes (llama.cpp pads the cache to
             // a multiple of 256 slots, so no slot is left over).
             std::fill(acc.begin(), acc.end(), 0.0f);
-            for (int64_t s = 0; s < n_kv; ++s) {
+            for (int64_t s = 0; s < n_seen; ++s) {
                 const float prob = fp16_to_fp32(fp32_to_fp16(scores[s] * inv));
                 if (prob == 0) continue;  // adds exactly nothing to any lane
-                auto* vd = reinterpret_cast<const uint16_t*>(
-                               static_cast<const char*>(v_cache.data) + v_cache.row_bytes * s) +
-                           int64_t(hk) * p.head_dim;
+                auto* vd =
+                    reinterpret_cast<const uint16_t*>(static_cast<const char*>(v_cache.data) +
+                                                      v_cache.row_bytes * (kv_begin + s)) +
+                    int64_t(hk) * p.head_dim;
                 float* lane = &acc[size_t(s % lanes) * size_t(p.head_dim)];
                 for (int d = 0; d < p.head_dim; ++d)
                     lane[d] = std::fma(prob, fp16_to_fp32(vd[d]), lane[d]);

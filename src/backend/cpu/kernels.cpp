@@ -40,3 +40,27 @@ const MatmulKernel* matmul_kernel(GgmlType weight_type) {
 }
 
 }  // namespace slim::cpu
+
+namespace slim::cpu {
+
+MatmulTileFn isa_matmul_tile(Isa isa, GgmlType weight_type) {
+    std::span<const MatmulTileEntry> table;
+    if (isa == Isa::avx2) table = avx2_tile_table();
+    for (const MatmulTileEntry& e : table) {
+        if (e.weight == weight_type) return e.tile;
+    }
+    return nullptr;
+}
+
+MatmulTileFn matmul_tile_kernel(GgmlType weight_type) {
+    // Only where matmul_kernel picks the same ISA's vec_dot, so a matmul's
+    // tiles and its leftover rows agree in how they convert activations.
+    const Isa active = active_isa();
+    for (int level = int(active); level >= int(Isa::scalar); --level) {
+        if (isa_matmul_kernel(Isa(level), weight_type))
+            return isa_matmul_tile(Isa(level), weight_type);
+    }
+    return nullptr;
+}
+
+}  // namespace slim::cpu

@@ -35,11 +35,28 @@ struct MatmulKernelEntry {
     MatmulKernel kernel;
 };
 
+// Several dot products at once for prefill-sized matmuls: out[i * 3 + j] =
+// dot(weight row i, activation row j) for 4 weight rows (w_stride bytes
+// apart) and 3 converted activation rows (a_stride bytes apart), n elements
+// each. Each loaded vector feeds 3 or 4 FMAs instead of one, which is what
+// lets a batch of tokens run at the FMA units' speed rather than the loads'.
+// Same contract as vec_dot otherwise (the scalar vec_dot is its reference).
+using MatmulTileFn = void (*)(int64_t n, const void* w, size_t w_stride, const void* a,
+                              size_t a_stride, float* out);
+constexpr int kTileWeightRows = 4, kTileActRows = 3;
+
+struct MatmulTileEntry {
+    GgmlType weight;
+    MatmulTileFn tile;
+};
+
 // Each ISA's table, defined in that ISA's translation unit (compiled with
 // its own flags) and searched here, in code compiled for any x86-64. Read
 // the AVX2 table only when isa_supported(Isa::avx2, ...).
 std::span<const MatmulKernelEntry> scalar_kernel_table();
 std::span<const MatmulKernelEntry> avx2_kernel_table();
+// Tile kernels exist for the float types (F32, F16) in AVX2 so far.
+std::span<const MatmulTileEntry> avx2_tile_table();
 
 // The scalar reference kernel for a weight type, or nullptr when there is none.
 const MatmulKernel* scalar_matmul_kernel(GgmlType weight_type);
@@ -52,5 +69,11 @@ const MatmulKernel* isa_matmul_kernel(Isa isa, GgmlType weight_type);
 // back one level at a time (avx512 -> avx2 -> scalar) for a type a table
 // lacks, as ggml's arch-fallback.h does. nullptr only when scalar lacks it.
 const MatmulKernel* matmul_kernel(GgmlType weight_type);
+
+// The tile kernel for a weight type at the active ISA (with the same
+// fallback), or nullptr: matmul then uses vec_dot alone. isa_matmul_tile is
+// one ISA's own, for tests.
+MatmulTileFn matmul_tile_kernel(GgmlType weight_type);
+MatmulTileFn isa_matmul_tile(Isa isa, GgmlType weight_type);
 
 }  // namespace slim::cpu

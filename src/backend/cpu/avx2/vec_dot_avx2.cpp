@@ -496,7 +496,114 @@ void quantize_q8_k(const float* x, void* y, int64_t n) {
     quantize_row_q8_k_ref(x, static_cast<BlockQ8_K*>(y), n);
 }
 
+// --- float weights ---------------------------------------------------------------
+
+template <bool kF16>
+inline __m256 load8(const char* row, int64_t i) {
+    if constexpr (kF16) {
+        return _mm256_cvtph_ps(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i * int64_t(sizeof(uint16_t)))));
+    } else {
+        return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
+    }
+}
+
+template <bool kF16>
+inline float load1(const char* row, int64_t i) {
+    if constexpr (kF16) {
+        uint16_t h;
+        std::memcpy(&h, row + i * int64_t(sizeof(uint16_t)), sizeof(h));
+        return f16(h);
+    } else {
+        return reinterpret_cast<const float*>(row)[i];
+    }
+}
+
+// Four accumulators, so consecutive FMAs do not wait on each other.
+template <bool kF16>
+float vec_dot_float(int64_t n, const void* vw, const void* va) {
+    const char* w = static_cast<const char*>(vw);
+    const char* a = static_cast<const char*>(va);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int k = 0; k < 4; ++k)
+            acc[k] = _mm256_fmadd_ps(load8<kF16>(w, i + 8 * k), load8<kF16>(a, i + 8 * k), acc[k]);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc[0] = _mm256_fmadd_ps(load8<kF16>(w, i), load8<kF16>(a, i), acc[0]);
+    float sum =
+        hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; i < n; ++i) sum += load1<kF16>(w, i) * load1<kF16>(a, i);
+    return sum;
+}
+
+float vec_dot_f32_f32(int64_t n, const void* w, const void* a) {
+    return vec_dot_float<false>(n, w, a);
+}
+float vec_dot_f16_f16(int64_t n, const void* w, const void* a) {
+    return vec_dot_float<true>(n, w, a);
+}
+
+// 4 weight rows x 3 activation rows: 12 accumulators, 3 activation vectors
+// and one weight vector at a time: the 16 ymm registers exactly.
+template <bool kF16>
+void tile_float_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+    const char* w = static_cast<const char*>(vw);
+    const char* a = static_cast<const char*>(va);
+    __m256 acc[4][3];
+    for (auto& r : acc)
+        for (auto& c : r) c = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 a0 = load8<kF16>(a, i), a1 = load8<kF16>(a + as, i),
+                     a2 = load8<kF16>(a + 2 * as, i);
+        for (int r = 0; r < 4; ++r) {
+            const __m256 wv = load8<kF16>(w + size_t(r) * ws, i);
+            acc[r][0] = _mm256_fmadd_ps(wv, a0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(wv, a1, acc[r][1]);
+            acc[r][2] = _mm256_fmadd_ps(wv, a2, acc[r][2]);
+        }
+    }
+    for (int r = 0; r < 4; ++r) {
+        for (int j = 0; j < 3; ++j) {
+            float sum = hsum_ps(acc[r][j]);
+            for (int64_t k = i; k < n; ++k)
+                sum += load1<kF16>(w + size_t(r) * ws, k) * load1<kF16>(a + size_t(j) * as, k);
+            out[r * 3 + j] = sum;
+        }
+    }
+}
+
+void tile_f32_f32_4x3(int64_t n, const void* w, size_t ws, const void* a, size_t as, float* out) {
+    tile_float_4x3<false>(n, w, ws, a, as, out);
+}
+void tile_f16_f16_4x3(int64_t n, const void* w, size_t ws, const void* a, size_t as, float* out) {
+    tile_float_4x3<true>(n, w, ws, a, as, out);
+}
+
+// F16 activations: F16C's conversion, round to nearest even like tensor/fp16.h.
+void convert_f16(const float* x, void* y, int64_t n) {
+    auto* out = static_cast<uint16_t*>(y);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; ++i) out[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
+}
+void convert_f32(const float* x, void* y, int64_t n) {
+    std::memcpy(y, x, size_t(n) * sizeof(float));
+}
+
+constexpr MatmulTileEntry kAvx2Tiles[] = {
+    {GgmlType::f32, tile_f32_f32_4x3},
+    {GgmlType::f16, tile_f16_f16_4x3},
+};
+
 constexpr MatmulKernelEntry kAvx2Kernels[] = {
+    {GgmlType::f32, {GgmlType::f32, convert_f32, vec_dot_f32_f32}},
+    {GgmlType::f16, {GgmlType::f16, convert_f16, vec_dot_f16_f16}},
     {GgmlType::q4_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q4_0_q8_0}},
     {GgmlType::q4_1, {GgmlType::q8_1, quantize_q8_1, vec_dot_q4_1_q8_1}},
     {GgmlType::q5_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q5_0_q8_0}},
@@ -515,6 +622,10 @@ constexpr MatmulKernelEntry kAvx2Kernels[] = {
 
 std::span<const MatmulKernelEntry> avx2_kernel_table() {
     return kAvx2Kernels;
+}
+
+std::span<const MatmulTileEntry> avx2_tile_table() {
+    return kAvx2Tiles;
 }
 
 }  // namespace slim::cpu

@@ -1,0 +1,108 @@
+// The float tile kernels (4 weight rows x 3 activation rows at once) against
+// the scalar vec_dot on the same bytes, and the CPU backend's matmul, which
+// mixes tiles and vec_dot for leftover rows, against a double-precision
+// product, for every row count around the tile sizes.
+#include <gtest/gtest.h>
+
+#include <cfloat>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu_features.h"
+#include "backend/cpu/kernels.h"
+#include "tensor/fp16.h"
+#include "tensor/tensor_type.h"
+
+namespace slim {
+namespace {
+
+using cpu::Isa;
+
+std::vector<float> random_floats(size_t n, std::mt19937& rng) {
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> v(n);
+    for (float& x : v) x = normal(rng);
+    return v;
+}
+
+class FloatTile : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(FloatTile, EqualsScalarVecDot) {
+    if (!cpu::isa_supported(Isa::avx2, cpu::cpu_features())) GTEST_SKIP() << "no AVX2";
+    const GgmlType type = GetParam();
+    const cpu::MatmulTileFn tile = cpu::isa_matmul_tile(Isa::avx2, type);
+    ASSERT_NE(tile, nullptr);
+    const cpu::MatmulKernel* ref = cpu::scalar_matmul_kernel(type);
+    std::mt19937 rng(3);
+    for (int64_t n : {1, 7, 8, 37, 384, 1541}) {
+        const size_t rb = tensor_row_bytes(type, n);
+        std::vector<uint8_t> w(rb * 4), a(rb * 3);
+        for (int r = 0; r < 4; ++r)
+            ref->quantize_act(random_floats(size_t(n), rng).data(), w.data() + rb * size_t(r), n);
+        for (int r = 0; r < 3; ++r)
+            ref->quantize_act(random_floats(size_t(n), rng).data(), a.data() + rb * size_t(r), n);
+        float out[12];
+        tile(n, w.data(), rb, a.data(), rb, out);
+        for (int i = 0; i < 4; ++i) {
+            for (int j = 0; j < 3; ++j) {
+                const float want =
+                    ref->vec_dot(n, w.data() + rb * size_t(i), a.data() + rb * size_t(j));
+                // Float summation of n products of N(0,1) values: |terms| ~ n.
+                EXPECT_NEAR(out[i * 3 + j], want, double(n + 64) * FLT_EPSILON * double(n))
+                    << "n " << n << " tile " << i << "," << j;
+            }
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, FloatTile, ::testing::Values(GgmlType::f32, GgmlType::f16));
+
+class CpuMatmul : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(CpuMatmul, EqualsDoubleProductForEveryRowCount) {
+    const GgmlType type = GetParam();
+    const int64_t n_in = 200, n_out = 23;  // neither a multiple of the tile sizes
+    std::mt19937 rng(5);
+    const std::vector<float> wf = random_floats(size_t(n_in * n_out), rng);
+    std::vector<uint8_t> wq(tensor_row_bytes(type, n_in) * size_t(n_out));
+    for (int64_t o = 0; o < n_out; ++o)
+        quantize_row_ref(type, wf.data() + o * n_in, wq.data() + tensor_row_bytes(type, n_in) * o,
+                         n_in);
+    std::vector<float> wd(wf.size());
+    for (int64_t o = 0; o < n_out; ++o)
+        dequantize_row(type, wq.data() + tensor_row_bytes(type, n_in) * o, wd.data() + o * n_in,
+                       n_in);
+    auto be = make_cpu_backend({3});
+    const Tensor w = be->weight(type, n_in, n_out, wq.data());
+    for (int64_t n : {1, 2, 3, 4, 5, 6, 7, 50, 100}) {
+        Tensor x = be->alloc(GgmlType::f32, n_in, n);
+        Tensor y = be->alloc(GgmlType::f32, n_out, n);
+        const std::vector<float> xf = random_floats(size_t(n * n_in), rng);
+        be->upload(x, xf.data(), xf.size() * sizeof(float));
+        be->matmul(y, w, x, n);
+        for (int64_t r = 0; r < n; ++r) {
+            for (int64_t o = 0; o < n_out; ++o) {
+                double want = 0, mag = 0;
+                for (int64_t i = 0; i < n_in; ++i) {
+                    // Activations are converted to the weight type (F16 for F16).
+                    const float a = type == GgmlType::f16
+                                        ? fp16_to_fp32(fp32_to_fp16(xf[size_t(r * n_in + i)]))
+                                        : xf[size_t(r * n_in + i)];
+                    want += double(wd[size_t(o * n_in + i)]) * a;
+                    mag += std::abs(double(wd[size_t(o * n_in + i)]) * a);
+                }
+                EXPECT_NEAR(y.row(r)[o], want, (n_in + 64) * FLT_EPSILON * mag)
+                    << "n " << n << " row " << r << " out " << o;
+            }
+        }
+        be->free(x);
+        be->free(y);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, CpuMatmul, ::testing::Values(GgmlType::f32, GgmlType::f16));
+
+}  // namespace
+}  // namespace slim
