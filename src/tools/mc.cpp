@@ -302,18 +302,23 @@ McResult mc_evaluate(Model& model, Backend& backend, const Tokenizer& tokenizer,
     for (size_t i = 0; i < n_items; ++i) {
         encoded.push_back(encode(tokenizer, items[i]));
         const Encoded& e = encoded.back();
+        const size_t item_no = size_t(options.offset) + i + 1;  // 1-based, in the file
+        if (e.context.empty()) {
+            throw Error(ErrorKind::bad_value, options.source, fmt::format("item {}", item_no),
+                        std::nullopt, "a context of at least one token", "none");
+        }
         for (size_t j = 0; j < e.whole.size(); ++j) {
             const size_t n = e.whole[j].size();
             if (n <= e.context.size()) {
                 throw Error(ErrorKind::bad_value, options.source,
-                            fmt::format("item {} ending {}", i + 1, j), std::nullopt,
+                            fmt::format("item {} ending {}", item_no, j), std::nullopt,
                             "an ending that adds tokens to the context",
                             quote_text(items[i].endings[j]));
             }
             if (n_ctx_train > 0 && n > size_t(n_ctx_train)) {
                 throw Error(
                     ErrorKind::invalid_argument, options.source,
-                    fmt::format("item {} ending {}", i + 1, j), std::nullopt,
+                    fmt::format("item {} ending {}", item_no, j), std::nullopt,
                     fmt::format("at most the model's trained context of {} tokens", n_ctx_train),
                     fmt::format("{} tokens of context and ending", n));
             }
