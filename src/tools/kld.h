@@ -130,8 +130,8 @@ KldResult kld_compare(Model& model, Backend& backend, TokenId bos, const KldLogi
 double kld_topk_estimate(std::span<const int32_t> ids, std::span<const float> base_logp,
                          std::span<const float> other_logits, double other_lse);
 
-// Linear interpolation between order statistics, as numpy.percentile and
-// llama.cpp do; `sorted` ascending and non-empty, fraction in [0, 1].
+// Linear interpolation between order statistics, as numpy.percentile's
+// default; `sorted` ascending and non-empty, fraction in [0, 1].
 double percentile_sorted(std::span<const double> sorted, double fraction);
 
 }  // namespace slim
