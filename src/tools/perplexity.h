@@ -75,6 +75,30 @@ PerplexityResult perplexity_tokens(
     const PerplexityOptions& options,
     const std::function<void(const PerplexityProgress&)>& progress = {});
 
+// The walk perplexity_tokens makes, for other verbs that score the same
+// positions (slim kld): every chunk is evaluated as described above and
+// `row` is called once per scored position, in order, with the n_vocab
+// logits at that position and the token that follows it (already checked to
+// be a vocabulary id); `chunk_done` after each chunk with the chunks done so
+// far, the number of chunks and the seconds since the first one started.
+// Checks the options and the length as perplexity_tokens does. Returns the
+// number of chunks evaluated.
+int for_each_scored_position(
+    Model& model, Backend& backend, std::span<const TokenId> tokens, TokenId bos,
+    const PerplexityOptions& options,
+    const std::function<void(std::span<const float> logits, TokenId next)>& row,
+    const std::function<void(int chunks_done, int n_chunks, double seconds)>& chunk_done = {});
+
+// Tokens scored per chunk of n_ctx: n_ctx - n_ctx / 2 - 1.
+inline int scored_per_chunk(int n_ctx) {
+    return n_ctx - n_ctx / 2 - 1;
+}
+
+// Checks the options against the model: Error(invalid_argument) for n_ctx
+// above the model's trained context or below 4, a negative batch, a chunk
+// count of 0 or below -1.
+void check_perplexity_options(const Model& model, const PerplexityOptions& options);
+
 // Both steps at once.
 PerplexityResult perplexity(Model& model, Backend& backend, const Tokenizer& tokenizer,
                             std::string_view text, const PerplexityOptions& options,

@@ -9,6 +9,8 @@ void add_info_command(CLI::App& app);
 void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
 void add_run_command(CLI::App& app);
 void add_perplexity_command(CLI::App& app);
+void add_kld_command(CLI::App& app);
+void add_mc_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_embed_command(CLI::App& app);

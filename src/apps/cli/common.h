@@ -1,7 +1,12 @@
 // Helpers shared by the verbs: where the default model is, process stats.
 #pragma once
 
+#include <cstdint>
 #include <string>
+
+namespace slim {
+class GgufFile;
+}
 
 namespace slim::cli {
 
@@ -11,10 +16,36 @@ namespace slim::cli {
 // exists, or the first candidate when none does (so the error names it).
 std::string default_model_path();
 
+// The evaluation data (WikiText-2, HellaSwag, ARC) beside the checkout:
+// $SLIM_DATA_DIR, else ../shared/testdata/eval from the working directory,
+// else shared/testdata/eval beside the checkout the binary was built in.
+// Returns the first that exists, or the first candidate (so errors name it).
+std::string default_data_dir();
+
 // Peak and current resident set size of this process, in bytes.
 size_t peak_rss_bytes();
 size_t current_rss_bytes();
 
 std::string human_bytes(double n);
+
+// "42s", "3m05s", "1h02m03s".
+std::string format_duration(double seconds);
+
+// Progress of a long evaluation on stderr: one line per update on a log, a
+// bar redrawn in place on a terminal. `unit` names what is counted ("chunks",
+// "items"), `status` is what the verb adds after the count ("ppl 12.3456").
+class ProgressBar {
+  public:
+    explicit ProgressBar(std::string unit);
+    void update(int done, int total, double seconds, const std::string& status);
+
+  private:
+    std::string unit_;
+    bool tty_;
+};
+
+// The model's trained context from its metadata, checked before the model is
+// loaded: Error(invalid_argument) naming `flag` when n_ctx is above it.
+void check_trained_context(const GgufFile& file, int64_t n_ctx, const std::string& flag);
 
 }  // namespace slim::cli

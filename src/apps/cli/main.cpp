@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
     slim::cli::add_tokenize_commands(app);
     slim::cli::add_run_command(app);
     slim::cli::add_perplexity_command(app);
+    slim::cli::add_kld_command(app);
+    slim::cli::add_mc_command(app);
     slim::cli::add_convert_command(app);
     slim::cli::add_bench_command(app);
     slim::cli::add_embed_command(app);

@@ -2,8 +2,6 @@
 // llama-perplexity scores it (see tools/perplexity.h). The per-chunk running
 // estimates and the final line go to stdout in llama-perplexity's format; the
 // progress bar and statistics go to stderr.
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -35,47 +33,6 @@ struct PerplexityCliOptions {
     int n_threads = 0;
 };
 
-std::string format_duration(double seconds) {
-    const long s = std::lround(std::max(0.0, seconds));
-    if (s >= 3600) return fmt::format("{}h{:02}m{:02}s", s / 3600, (s / 60) % 60, s % 60);
-    if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
-    return fmt::format("{}s", s);
-}
-
-// One line per chunk on a log, a bar redrawn in place on a terminal.
-class ProgressBar {
-  public:
-    ProgressBar() : tty_(::isatty(STDERR_FILENO) != 0) {}
-
-    void update(const PerplexityProgress& p) {
-        const double eta = p.seconds / p.chunks_done * (p.n_chunks - p.chunks_done);
-        constexpr int kWidth = 30;
-        const int filled = p.chunks_done * kWidth / p.n_chunks;
-        fmt::print(stderr, "{}[{}{}] {}/{} chunks  ppl {:.4f}  {:.1f} s/chunk  ETA {}{}",
-                   tty_ ? "\r" : "", std::string(size_t(filled), '#'),
-                   std::string(size_t(kWidth - filled), '.'), p.chunks_done, p.n_chunks, p.ppl,
-                   p.seconds / p.chunks_done, format_duration(eta),
-                   tty_ && p.chunks_done < p.n_chunks ? "" : "\n");
-        std::fflush(stderr);
-    }
-
-  private:
-    bool tty_;
-};
-
-// The model's trained context from its metadata, checked before the model is
-// loaded (perplexity_tokens checks it again against the loaded config).
-void check_trained_context(const GgufFile& file, int n_ctx) {
-    std::optional<std::string_view> arch = file.get_string("general.architecture");
-    if (!arch) return;  // load_model reports it
-    std::optional<int64_t> n_ctx_train = file.get_i64(fmt::format("{}.context_length", *arch));
-    if (n_ctx_train && *n_ctx_train > 0 && n_ctx > *n_ctx_train) {
-        throw Error(ErrorKind::invalid_argument, file.path(), "--ctx-size", std::nullopt,
-                    fmt::format("at most the model's trained context of {} tokens", *n_ctx_train),
-                    std::to_string(n_ctx));
-    }
-}
-
 void run_perplexity(const PerplexityCliOptions& o) {
     MappedFile text_file(o.text_file);
     const std::string_view text(reinterpret_cast<const char*>(text_file.bytes().data()),
@@ -94,7 +51,7 @@ void run_perplexity(const PerplexityCliOptions& o) {
     // Everything that can be wrong with the input is found before the model
     // and its threads are set up.
     GgufFile file = GgufFile::open(o.model);
-    check_trained_context(file, o.n_ctx);
+    check_trained_context(file, o.n_ctx, "--ctx-size");
     Tokenizer tokenizer = Tokenizer::load(file);
     std::vector<TokenId> tokens = perplexity_tokenize(tokenizer, text, options);
 
@@ -106,7 +63,7 @@ void run_perplexity(const PerplexityCliOptions& o) {
     fmt::print(stderr, "perplexity: {} on {}, n_ctx={}, batch={}, threads={}\n", o.model,
                o.text_file, o.n_ctx, max_batch,
                o.n_threads > 0 ? std::to_string(o.n_threads) : "all cores");
-    ProgressBar bar;
+    ProgressBar bar("chunks");
     PerplexityResult r = perplexity_tokens(
         *model, *backend, tokens, perplexity_bos(tokenizer), options,
         [&](const PerplexityProgress& p) {
@@ -114,7 +71,7 @@ void run_perplexity(const PerplexityCliOptions& o) {
                 fmt::print(stderr, "perplexity: {} chunks of {} tokens, {} scored each\n",
                            p.n_chunks, o.n_ctx, o.n_ctx - o.n_ctx / 2 - 1);
             }
-            bar.update(p);
+            bar.update(p.chunks_done, p.n_chunks, p.seconds, fmt::format("ppl {:.4f}", p.ppl));
         });
 
     std::string chunks;
