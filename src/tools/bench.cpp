@@ -1,6 +1,6 @@
 #include "tools/bench.h"
+#include "tools/process_stats.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -309,7 +309,7 @@ std::vector<MemoryRow> bench_memory(const GgufFile& file, Model& model, Profilin
         row.weights = weights;
         row.kv = kv_cache_bytes(c, n_ctx);
         row.scratch = scratch;
-        row.rss_before = process_rss_bytes();
+        row.rss_before = current_rss_bytes();
         {
             ScopedCache scoped(profiler, c, n_ctx);
             // Written in full with F16 ones, as a full context would leave it,
@@ -325,7 +325,7 @@ std::vector<MemoryRow> bench_memory(const GgufFile& file, Model& model, Profilin
                     }
                 }
             }
-            row.rss_after = process_rss_bytes();
+            row.rss_after = current_rss_bytes();
         }
         rows.push_back(row);
     }
@@ -459,24 +459,8 @@ RequestResult run_bench_request(Model& model, Backend& backend, const Tokenizer&
                                 [](std::string_view) { return true; });
     r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     r.output_tokens = g.n_generated;
-    r.peak_rss = process_peak_rss_bytes();
+    r.peak_rss = peak_rss_bytes();
     return r;
-}
-
-uint64_t process_rss_bytes() {
-    // statm's second field: resident pages (file-backed weights included).
-    FILE* f = std::fopen("/proc/self/statm", "r");
-    if (!f) return 0;
-    unsigned long size = 0, resident = 0;
-    const int n = std::fscanf(f, "%lu %lu", &size, &resident);
-    std::fclose(f);
-    return n == 2 ? uint64_t(resident) * uint64_t(sysconf(_SC_PAGESIZE)) : 0;
-}
-
-uint64_t process_peak_rss_bytes() {
-    struct rusage usage {};
-    getrusage(RUSAGE_SELF, &usage);
-    return uint64_t(usage.ru_maxrss) * 1024;
 }
 
 }  // namespace slim

@@ -141,8 +141,4 @@ struct RequestResult {
 RequestResult run_bench_request(Model& model, Backend& backend, const Tokenizer& tokenizer,
                                 const BenchRequest& request);
 
-// Resident set size of this process: now, and the peak so far.
-uint64_t process_rss_bytes();
-uint64_t process_peak_rss_bytes();
-
 }  // namespace slim

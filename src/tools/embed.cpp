@@ -129,18 +129,4 @@ std::string embeddings_to_npy(std::span<const float> embeddings, int n_embd) {
     return out;
 }
 
-std::vector<std::string> split_lines(std::string_view text) {
-    std::vector<std::string> lines;
-    size_t begin = 0;
-    while (begin < text.size()) {
-        size_t end = text.find('\n', begin);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view line = text.substr(begin, end - begin);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        lines.emplace_back(line);
-        begin = end + 1;
-    }
-    return lines;
-}
-
 }  // namespace slim

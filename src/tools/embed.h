@@ -81,8 +81,4 @@ std::string embeddings_to_jsonl(std::span<const float> embeddings, int n_embd);
 // Embeddings as a NumPy .npy file (format 1.0, little-endian float32, n x n_embd).
 std::string embeddings_to_npy(std::span<const float> embeddings, int n_embd);
 
-// The lines of a text file: "\n" or "\r\n" ends a line, a final line
-// without one counts, empty lines are kept (each gets an embedding).
-std::vector<std::string> split_lines(std::string_view text);
-
 }  // namespace slim

@@ -27,15 +27,6 @@ uint64_t fnv1a(uint64_t h, const void* data, size_t n) {
     return h;
 }
 
-// log(sum(exp(logits))) with a float maximum and a double sum, as token_nll.
-double log_sum_exp(std::span<const float> logits) {
-    float max_logit = logits[0];
-    for (float v : logits) max_logit = std::max(max_logit, v);
-    double sum = 0;
-    for (float v : logits) sum += std::exp(double(v) - double(max_logit));
-    return double(max_logit) + std::log(sum);
-}
-
 // The log-prob both sides store and compare, rounded to float the same way so
 // that a model compared with itself gives exactly 0.
 float logp_of(float logit, double lse) {

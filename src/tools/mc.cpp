@@ -11,6 +11,8 @@
 
 #include "format/error.h"
 #include "format/mapped_file.h"
+#include "tools/perplexity.h"
+#include "tools/text_lines.h"
 
 namespace slim {
 
@@ -19,22 +21,6 @@ namespace {
 Error bad_item(const std::string& source, size_t line, std::string expected, std::string found) {
     return Error(ErrorKind::bad_value, source, fmt::format("line {}", line), std::nullopt,
                  std::move(expected), std::move(found));
-}
-
-// Lines without their '\n' (and a '\r' before it); a final newline ends the
-// last line rather than starting an empty one.
-std::vector<std::string_view> split_lines(std::string_view text) {
-    std::vector<std::string_view> lines;
-    size_t begin = 0;
-    while (begin < text.size()) {
-        size_t end = text.find('\n', begin);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view line = text.substr(begin, end - begin);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        lines.push_back(line);
-        begin = end + 1;
-    }
-    return lines;
 }
 
 bool blank(std::string_view s) {
@@ -123,15 +109,6 @@ std::vector<McItem> read_jsonl(std::string_view text, const std::string& source,
 bool ends_with(const std::string& s, std::string_view suffix) {
     return s.size() >= suffix.size() &&
            s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// log(sum(exp(logits))) with a float maximum and a double sum.
-double log_sum_exp(std::span<const float> logits) {
-    float max_logit = logits[0];
-    for (float v : logits) max_logit = std::max(max_logit, v);
-    double sum = 0;
-    for (float v : logits) sum += std::exp(double(v) - double(max_logit));
-    return double(max_logit) + std::log(sum);
 }
 
 double logprob(std::span<const float> logits, TokenId token) {

@@ -80,6 +80,14 @@ double token_nll(std::span<const float> logits, TokenId token) {
     return -(double(logits[size_t(token)] - max_logit) - std::log(sum_exp));
 }
 
+double log_sum_exp(std::span<const float> logits) {
+    float max_logit = logits[0];
+    for (float v : logits) max_logit = std::max(max_logit, v);
+    double sum = 0;
+    for (float v : logits) sum += std::exp(double(v) - double(max_logit));
+    return double(max_logit) + std::log(sum);
+}
+
 void check_perplexity_options(const Model& model, const PerplexityOptions& options) {
     check_options(model, options);
 }

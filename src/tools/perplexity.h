@@ -107,4 +107,7 @@ PerplexityResult perplexity(Model& model, Backend& backend, const Tokenizer& tok
 // -log_softmax(logits)[token] as llama.cpp computes it.
 double token_nll(std::span<const float> logits, TokenId token);
 
+// log(sum(exp(logits))): a float maximum, the exps and their sum in double.
+double log_sum_exp(std::span<const float> logits);
+
 }  // namespace slim

@@ -1,6 +1,5 @@
 #include "apps/cli/common.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -47,22 +46,6 @@ std::string default_data_dir() {
         if (std::filesystem::is_directory(c, ec)) return c.string();
     }
     return candidates.front().string();
-}
-
-size_t peak_rss_bytes() {
-    struct rusage usage {};
-    getrusage(RUSAGE_SELF, &usage);
-    return size_t(usage.ru_maxrss) * 1024;
-}
-
-size_t current_rss_bytes() {
-    // statm's second field: resident pages.
-    FILE* f = std::fopen("/proc/self/statm", "r");
-    if (!f) return 0;
-    unsigned long size = 0, resident = 0;
-    const int n = std::fscanf(f, "%lu %lu", &size, &resident);
-    std::fclose(f);
-    return n == 2 ? size_t(resident) * size_t(sysconf(_SC_PAGESIZE)) : 0;
 }
 
 std::string human_bytes(double n) {

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "tools/process_stats.h"
+
 namespace slim {
 class GgufFile;
 }
@@ -21,10 +23,6 @@ std::string default_model_path();
 // else shared/testdata/eval beside the checkout the binary was built in.
 // Returns the first that exists, or the first candidate (so errors name it).
 std::string default_data_dir();
-
-// Peak and current resident set size of this process, in bytes.
-size_t peak_rss_bytes();
-size_t current_rss_bytes();
 
 std::string human_bytes(double n);
 

@@ -19,6 +19,7 @@
 #include "format/error.h"
 #include "format/mapped_file.h"
 #include "tools/embed.h"
+#include "tools/text_lines.h"
 
 namespace slim::cli {
 
@@ -39,7 +40,8 @@ struct EmbedCliOptions {
 std::vector<std::string> read_lines(const std::string& path) {
     MappedFile f(path);
     const std::string_view text(reinterpret_cast<const char*>(f.bytes().data()), f.bytes().size());
-    std::vector<std::string> lines = split_lines(text);
+    std::vector<std::string> lines;
+    for (std::string_view line : split_lines(text)) lines.emplace_back(line);
     if (lines.empty()) {
         throw Error(ErrorKind::invalid_argument, path, "lines", std::nullopt,
                     "at least one line of text", "an empty file");
