@@ -27,6 +27,10 @@ using nlohmann::json;
 struct Case {
     const char* model;  // reference name
     const char* task;
+    // slim computes this model with llama.cpp's arithmetic bit for bit
+    // (tests/model/decoder_slow_test.cpp), so every sum must agree to the
+    // reference's rounding; otherwise the noise-based tolerances below apply.
+    bool exact;
 };
 
 std::filesystem::path model_path(const std::string& name) {
@@ -96,7 +100,7 @@ TEST_P(McReference, PerEndingLogLikelihoodsMatchLlamaCpp) {
     ASSERT_EQ(r.n_items, n_items);
 
     const Spread own = self_spread(ref);
-    const double tol = std::max(0.5, 2 * own.max);
+    const double tol = GetParam().exact ? 1e-4 : std::max(0.5, 2 * own.max);
     double worst = 0, sum_diff = 0;
     int n_endings = 0;
     int flips = 0, near_ties = 0;
@@ -146,18 +150,22 @@ TEST_P(McReference, PerEndingLogLikelihoodsMatchLlamaCpp) {
         name.c_str(), task.c_str(), n_items, r.correct, n_items, ref["correct"].get<int>(),
         r.correct_norm, n_items, ref["correct_norm"].get<int>(), worst, mean_diff, own.max,
         own.mean, flips, near_ties);
-    EXPECT_LT(mean_diff, 2.5 * own.mean + 0.15);
+    if (GetParam().exact) {
+        EXPECT_EQ(flips, 0);
+    } else {
+        EXPECT_LT(mean_diff, 2.5 * own.mean + 0.15);
+    }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, McReference,
-                         ::testing::Values(Case{"gemma3", "hellaswag"}, Case{"gemma3", "arc-easy"},
-                                           Case{"llama", "hellaswag"}, Case{"llama", "arc-easy"}),
-                         [](const auto& param_info) {
-                             std::string s =
-                                 std::string(param_info.param.model) + "_" + param_info.param.task;
-                             std::replace(s.begin(), s.end(), '-', '_');
-                             return s;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    All, McReference,
+    ::testing::Values(Case{"gemma3", "hellaswag", false}, Case{"gemma3", "arc-easy", false},
+                      Case{"llama", "hellaswag", true}, Case{"llama", "arc-easy", true}),
+    [](const auto& param_info) {
+        std::string s = std::string(param_info.param.model) + "_" + param_info.param.task;
+        std::replace(s.begin(), s.end(), '-', '_');
+        return s;
+    });
 
 // The command as a user runs it, on 3 items: scores and the 95% interval.
 TEST(McCli, PrintsAccuracyWithConfidenceInterval) {
