@@ -27,6 +27,7 @@
 
 #include "format/gguf.h"
 #include "format/safetensors.h"
+#include "gguf_tensor_support.h"
 #include "run_command.h"
 #include "runtime/tokenizer.h"
 #include "tensor/fp16.h"
@@ -82,16 +83,7 @@ std::vector<float> source_floats(const SafetensorsTensor& t) {
     return v;
 }
 
-std::vector<float> dequantized(const GgufFile& f, const GgufTensorInfo& t) {
-    std::vector<float> v(t.n_elements());
-    const int64_t row = t.ne[0];
-    const size_t row_bytes = tensor_row_bytes(t.type, row);
-    std::span<const uint8_t> data = f.tensor_data(t);
-    for (uint64_t r = 0; r < t.n_elements() / uint64_t(row); ++r) {
-        dequantize_row(t.type, data.data() + r * row_bytes, v.data() + r * row, row);
-    }
-    return v;
-}
+using test::dequantized;
 
 // The same type and value: scalars by their bytes, strings and arrays element-wise.
 void expect_same_value(const GgufValue& a, const GgufValue& b, std::string_view key) {

@@ -16,6 +16,7 @@
 
 #include "format/error.h"
 #include "format/gguf.h"
+#include "gguf_tensor_support.h"
 #include "run_command.h"
 #include "tensor/fp16.h"
 #include "tensor/tensor_type.h"
@@ -204,16 +205,7 @@ std::vector<float> floats_of(const StTensor& t) {
     return v;
 }
 
-std::vector<float> dequantized(const GgufFile& f, const GgufTensorInfo& t) {
-    std::vector<float> v(t.n_elements());
-    const int64_t row = t.ne[0];
-    const size_t row_bytes = tensor_row_bytes(t.type, row);
-    std::span<const uint8_t> data = f.tensor_data(t);
-    for (uint64_t r = 0; r < t.n_elements() / uint64_t(row); ++r) {
-        dequantize_row(t.type, data.data() + r * row_bytes, v.data() + r * row, row);
-    }
-    return v;
-}
+using test::dequantized;
 
 TEST(Convert, TensorNamesShapesAndTypesAreLlamaCpps) {
     TinyBert m("names");
