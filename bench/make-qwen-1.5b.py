@@ -27,6 +27,8 @@ import gguf
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools/reference"))
+from make_qwen2_random import copy_tokenizer_keys  # noqa: E402
 VOCAB = ROOT.parent / "shared/testdata/vocab/ggml-vocab-qwen2.gguf"
 OUT_DIR = ROOT / "models/bench"
 STEM = "qwen2.5-1.5b-random"
@@ -60,21 +62,7 @@ def write_f16(out: Path) -> None:
     w.add_rope_freq_base(1000000.0)
     w.add_layer_norm_rms_eps(1e-6)
     w.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
-    for name, field in vocab.fields.items():
-        if not name.startswith("tokenizer."):
-            continue
-        vtype = field.types[0]
-        if vtype == gguf.GGUFValueType.ARRAY:
-            sub = field.types[-1]
-            if sub == gguf.GGUFValueType.STRING:
-                val = [bytes(field.parts[i]) for i in field.data]
-            else:
-                val = [field.parts[i][0].item() for i in field.data]
-            w.add_key_value(name, val, vtype, sub_type=sub)
-        elif vtype == gguf.GGUFValueType.STRING:
-            w.add_key_value(name, bytes(field.parts[field.data[0]]), vtype)
-        else:
-            w.add_key_value(name, field.parts[field.data[0]][0].item(), vtype)
+    copy_tokenizer_keys(w, vocab)
 
     def f16(name: str, n_in: int, n_out: int, scale: float) -> None:
         m = rng.standard_normal((n_out, n_in), dtype=np.float32)

@@ -28,6 +28,25 @@ N_EMBD, N_HEAD, N_HEAD_KV, N_FF, N_LAYER = 896, 14, 2, 4864, 4
 HEAD_DIM = N_EMBD // N_HEAD
 
 
+def copy_tokenizer_keys(w: gguf.GGUFWriter, vocab: gguf.GGUFReader) -> None:
+    """Copies the tokenizer.* keys verbatim from a real vocabulary file."""
+    for name, field in vocab.fields.items():
+        if not name.startswith("tokenizer."):
+            continue
+        vtype = field.types[0]
+        if vtype == gguf.GGUFValueType.ARRAY:
+            sub = field.types[-1]
+            if sub == gguf.GGUFValueType.STRING:
+                val = [bytes(field.parts[i]) for i in field.data]
+            else:
+                val = [field.parts[i][0].item() for i in field.data]
+            w.add_key_value(name, val, vtype, sub_type=sub)
+        elif vtype == gguf.GGUFValueType.STRING:
+            w.add_key_value(name, bytes(field.parts[field.data[0]]), vtype)
+        else:
+            w.add_key_value(name, field.parts[field.data[0]][0].item(), vtype)
+
+
 def main() -> None:
     rng = np.random.default_rng(20261125)
     vocab = gguf.GGUFReader(VOCAB)
@@ -46,22 +65,7 @@ def main() -> None:
     w.add_layer_norm_rms_eps(1e-6)
     w.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
 
-    # Copy the tokenizer keys verbatim from the real vocabulary file.
-    for name, field in vocab.fields.items():
-        if not name.startswith("tokenizer."):
-            continue
-        vtype = field.types[0]
-        if vtype == gguf.GGUFValueType.ARRAY:
-            sub = field.types[-1]
-            if sub == gguf.GGUFValueType.STRING:
-                val = [bytes(field.parts[i]) for i in field.data]
-            else:
-                val = [field.parts[i][0].item() for i in field.data]
-            w.add_key_value(name, val, vtype, sub_type=sub)
-        elif vtype == gguf.GGUFValueType.STRING:
-            w.add_key_value(name, bytes(field.parts[field.data[0]]), vtype)
-        else:
-            w.add_key_value(name, field.parts[field.data[0]][0].item(), vtype)
+    copy_tokenizer_keys(w, vocab)
 
     def matrix(n_in: int, n_out: int) -> np.ndarray:
         return (rng.standard_normal((n_out, n_in), dtype=np.float32) / np.sqrt(n_in)).astype(np.float32)
