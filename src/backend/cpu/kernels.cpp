@@ -64,3 +64,30 @@ MatmulTileFn matmul_tile_kernel(GgmlType weight_type) {
 }
 
 }  // namespace slim::cpu
+
+namespace slim::cpu {
+
+const AttentionKernel* isa_attention_kernel(Isa isa) {
+    switch (isa) {
+        case Isa::scalar:
+            return &scalar_attention_kernel();
+        case Isa::avx2:
+            return &avx2_attention_kernel();
+        case Isa::avx512:
+        case Isa::amx:
+            return nullptr;
+    }
+    return nullptr;
+}
+
+const AttentionKernel& attention_kernel() {
+    static const AttentionKernel& chosen = []() -> const AttentionKernel& {
+        for (int level = int(active_isa()); level > int(Isa::scalar); --level) {
+            if (const AttentionKernel* k = isa_attention_kernel(Isa(level))) return *k;
+        }
+        return scalar_attention_kernel();
+    }();
+    return chosen;
+}
+
+}  // namespace slim::cpu
