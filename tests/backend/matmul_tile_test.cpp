@@ -7,6 +7,7 @@
 #include <cfloat>
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "backend/backend.h"
@@ -58,6 +59,43 @@ TEST_P(FloatTile, EqualsScalarVecDot) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, FloatTile, ::testing::Values(GgmlType::f32, GgmlType::f16));
+
+// The quantized tiles promise more: each of their 12 sums is the same ISA's
+// vec_dot bit for bit (the order llama.cpp sums in), so a prefill gives the
+// same logits whether its rows went through tiles or vec_dot.
+class QuantTile : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(QuantTile, EqualsVecDotBitForBit) {
+    if (!cpu::isa_supported(Isa::avx2, cpu::cpu_features())) GTEST_SKIP() << "no AVX2";
+    const GgmlType type = GetParam();
+    const cpu::MatmulTileFn tile = cpu::isa_matmul_tile(Isa::avx2, type);
+    ASSERT_NE(tile, nullptr);
+    const cpu::MatmulKernel* k = cpu::isa_matmul_kernel(Isa::avx2, type);
+    std::mt19937 rng(9);
+    for (int64_t n : {32, 64, 640, 2048}) {
+        const size_t wb = tensor_row_bytes(type, n), ab = tensor_row_bytes(k->act_type, n);
+        std::vector<uint8_t> w(wb * 4), a(ab * 3);
+        for (int r = 0; r < 4; ++r)
+            quantize_row_ref(type, random_floats(size_t(n), rng).data(), w.data() + wb * size_t(r),
+                             n);
+        for (int r = 0; r < 3; ++r)
+            k->quantize_act(random_floats(size_t(n), rng).data(), a.data() + ab * size_t(r), n);
+        float out[12];
+        tile(n, w.data(), wb, a.data(), ab, out);
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 3; ++j)
+                EXPECT_EQ(out[i * 3 + j],
+                          k->vec_dot(n, w.data() + wb * size_t(i), a.data() + ab * size_t(j)))
+                    << "n " << n << " tile " << i << "," << j;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, QuantTile,
+                         ::testing::Values(GgmlType::q4_0, GgmlType::q4_1, GgmlType::q5_0,
+                                           GgmlType::q5_1, GgmlType::q8_0, GgmlType::iq4_nl),
+                         [](const auto& param) {
+                             return std::string(ggml_type_name(param.param));
+                         });
 
 class CpuMatmul : public ::testing::TestWithParam<GgmlType> {};
 

@@ -89,78 +89,18 @@ inline __m256i load32(const void* p) {
 }
 
 // --- 32-element blocks ------------------------------------------------------------
+//
+// One traits struct per weight type: its block, its activation block, and its
+// 32 quants as bytes, signed (s8, any value) or unsigned (u8, then the
+// activation block's sum s times the weight block's min m is added). ggml's
+// order for every type: per block, one FMA of (d_w * d_a) times the 8 s32
+// lane sums into 8 float accumulators, reduced at the end; mins summed apart.
 
-float vec_dot_q4_0_q8_0(int64_t n, const void* vw, const void* va) {
-    auto* w = static_cast<const BlockQ4_0*>(vw);
-    auto* a = static_cast<const BlockQ8_0*>(va);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / kQK4_0; ++i) {
-        const __m256i q = _mm256_sub_epi8(nibbles32(w[i].qs), _mm256_set1_epi8(8));
-        const __m256i p = dot_s8_s8(q, load32(a[i].qs));
-        acc =
-            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    return hsum_ps(acc);
+inline __m128i iq4nl_values() {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues));
 }
 
-float vec_dot_q4_1_q8_1(int64_t n, const void* vw, const void* va) {
-    auto* w = static_cast<const BlockQ4_1*>(vw);
-    auto* a = static_cast<const BlockQ8_1*>(va);
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
-    for (int64_t i = 0; i < n / kQK4_1; ++i) {
-        const __m256i p = dot_u8_s8(nibbles32(w[i].qs), load32(a[i].qs));
-        acc =
-            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
-        mins += f16(w[i].m) * f16(a[i].s);
-    }
-    return hsum_ps(acc) + mins;
-}
-
-float vec_dot_q5_0_q8_0(int64_t n, const void* vw, const void* va) {
-    auto* w = static_cast<const BlockQ5_0*>(vw);
-    auto* a = static_cast<const BlockQ8_0*>(va);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / kQK5_0; ++i) {
-        // q - 16: a clear 5th bit makes the nibble negative (0xF0 | nibble).
-        const __m256i high =
-            _mm256_andnot_si256(bits32_to_bytes(w[i].qh), _mm256_set1_epi8(char(0xF0)));
-        const __m256i q = _mm256_or_si256(nibbles32(w[i].qs), high);
-        const __m256i p = dot_s8_s8(q, load32(a[i].qs));
-        acc =
-            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    return hsum_ps(acc);
-}
-
-float vec_dot_q5_1_q8_1(int64_t n, const void* vw, const void* va) {
-    auto* w = static_cast<const BlockQ5_1*>(vw);
-    auto* a = static_cast<const BlockQ8_1*>(va);
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
-    for (int64_t i = 0; i < n / kQK5_1; ++i) {
-        const __m256i high = _mm256_and_si256(bits32_to_bytes(w[i].qh), _mm256_set1_epi8(0x10));
-        const __m256i q = _mm256_or_si256(nibbles32(w[i].qs), high);
-        const __m256i p = dot_u8_s8(q, load32(a[i].qs));
-        acc =
-            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
-        mins += f16(w[i].m) * f16(a[i].s);
-    }
-    return hsum_ps(acc) + mins;
-}
-
-float vec_dot_q8_0_q8_0(int64_t n, const void* vw, const void* va) {
-    auto* w = static_cast<const BlockQ8_0*>(vw);
-    auto* a = static_cast<const BlockQ8_0*>(va);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / kQK8_0; ++i) {
-        const __m256i p = dot_s8_s8(load32(w[i].qs), load32(a[i].qs));
-        acc =
-            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    return hsum_ps(acc);
-}
-
+// 32 IQ4_NL / IQ4_XS 4-bit indices (nibbles as Q4_0) looked up in values.
 inline __m256i iq4nl_lookup(const uint8_t* qs, __m128i values) {
     const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
     const __m128i m4 = _mm_set1_epi8(0x0F);
@@ -169,17 +109,116 @@ inline __m256i iq4nl_lookup(const uint8_t* qs, __m128i values) {
     return _mm256_set_m128i(hi, lo);
 }
 
-float vec_dot_iq4_nl_q8_0(int64_t n, const void* vw, const void* va) {
-    auto* w = static_cast<const BlockIQ4_NL*>(vw);
-    auto* a = static_cast<const BlockQ8_0*>(va);
-    const __m128i values = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues));
+struct Q4_0Traits {
+    using Weight = BlockQ4_0;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kMin = false;
+    __m256i quants(const Weight& b) const {
+        return _mm256_sub_epi8(nibbles32(b.qs), _mm256_set1_epi8(8));
+    }
+};
+
+struct Q4_1Traits {
+    using Weight = BlockQ4_1;
+    using Act = BlockQ8_1;
+    static constexpr bool kSigned = false, kMin = true;
+    __m256i quants(const Weight& b) const { return nibbles32(b.qs); }
+};
+
+struct Q5_0Traits {
+    using Weight = BlockQ5_0;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kMin = false;
+    // q - 16: a clear 5th bit makes the nibble negative (0xF0 | nibble).
+    __m256i quants(const Weight& b) const {
+        const __m256i high =
+            _mm256_andnot_si256(bits32_to_bytes(b.qh), _mm256_set1_epi8(char(0xF0)));
+        return _mm256_or_si256(nibbles32(b.qs), high);
+    }
+};
+
+struct Q5_1Traits {
+    using Weight = BlockQ5_1;
+    using Act = BlockQ8_1;
+    static constexpr bool kSigned = false, kMin = true;
+    __m256i quants(const Weight& b) const {
+        const __m256i high = _mm256_and_si256(bits32_to_bytes(b.qh), _mm256_set1_epi8(0x10));
+        return _mm256_or_si256(nibbles32(b.qs), high);
+    }
+};
+
+struct Q8_0Traits {
+    using Weight = BlockQ8_0;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kMin = false;
+    __m256i quants(const Weight& b) const { return load32(b.qs); }
+};
+
+struct IQ4_NLTraits {
+    using Weight = BlockIQ4_NL;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kMin = false;
+    __m128i values = iq4nl_values();
+    __m256i quants(const Weight& b) const { return iq4nl_lookup(b.qs, values); }
+};
+
+template <class T>
+float vec_dot_q0(int64_t n, const void* vw, const void* va) {
+    auto* w = static_cast<const typename T::Weight*>(vw);
+    auto* a = static_cast<const typename T::Act*>(va);
+    const T traits;
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / kQK4_NL; ++i) {
-        const __m256i p = dot_s8_s8(iq4nl_lookup(w[i].qs, values), load32(a[i].qs));
+    float mins = 0;
+    for (int64_t i = 0; i < n / 32; ++i) {
+        const __m256i q = traits.quants(w[i]);
+        const __m256i p =
+            T::kSigned ? dot_s8_s8(q, load32(a[i].qs)) : dot_u8_s8(q, load32(a[i].qs));
         acc =
             _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
+        if constexpr (T::kMin) mins = std::fma(f16(w[i].m), f16(a[i].s), mins);
     }
-    return hsum_ps(acc);
+    return T::kMin ? hsum_ps(acc) + mins : hsum_ps(acc);
+}
+
+// 4 weight rows x 3 activation rows, each of the 12 dot products summed
+// exactly as vec_dot_q0 sums it; a weight block is unpacked once for 3
+// activation rows and an activation block loaded once for 4 weight rows.
+template <class T>
+void tile_q0_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+    using W = typename T::Weight;
+    using A = typename T::Act;
+    const char* w = static_cast<const char*>(vw);
+    const char* a = static_cast<const char*>(va);
+    const T traits;
+    __m256 acc[4][3];
+    for (auto& r : acc)
+        for (auto& c : r) c = _mm256_setzero_ps();
+    float mins[4][3] = {};
+    for (int64_t i = 0; i < n / 32; ++i) {
+        const A* ab[3];
+        __m256i av[3];
+        float ad[3];
+        for (int j = 0; j < 3; ++j) {
+            ab[j] = reinterpret_cast<const A*>(a + size_t(j) * as) + i;
+            av[j] = load32(ab[j]->qs);
+            ad[j] = f16(ab[j]->d);
+        }
+        for (int r = 0; r < 4; ++r) {
+            const W& wb = reinterpret_cast<const W*>(w + size_t(r) * ws)[i];
+            const __m256i q = traits.quants(wb);
+            const float wd = f16(wb.d);
+            const __m256i qu = T::kSigned ? _mm256_sign_epi8(q, q) : q;
+            for (int j = 0; j < 3; ++j) {
+                const __m256i p = dot_u8_s8(qu, T::kSigned ? _mm256_sign_epi8(av[j], q) : av[j]);
+                acc[r][j] =
+                    _mm256_fmadd_ps(_mm256_set1_ps(wd * ad[j]), _mm256_cvtepi32_ps(p), acc[r][j]);
+                if constexpr (T::kMin) mins[r][j] = std::fma(f16(wb.m), f16(ab[j]->s), mins[r][j]);
+            }
+        }
+    }
+    for (int r = 0; r < 4; ++r)
+        for (int j = 0; j < 3; ++j)
+            out[r * 3 + j] = T::kMin ? hsum_ps(acc[r][j]) + mins[r][j] : hsum_ps(acc[r][j]);
 }
 
 // --- K-quants against Q8_K ----------------------------------------------------------
@@ -419,7 +458,7 @@ float vec_dot_q3_k_q8_k(int64_t n, const void* vw, const void* va) {
 float vec_dot_iq4_xs_q8_k(int64_t n, const void* vw, const void* va) {
     auto* w = static_cast<const BlockIQ4_XS*>(vw);
     auto* a = static_cast<const BlockQ8_K*>(va);
-    const __m128i values = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues));
+    const __m128i values = iq4nl_values();
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         __m256i sumi = _mm256_setzero_si256();
@@ -597,19 +636,21 @@ void convert_f32(const float* x, void* y, int64_t n) {
 }
 
 constexpr MatmulTileEntry kAvx2Tiles[] = {
-    {GgmlType::f32, tile_f32_f32_4x3},
-    {GgmlType::f16, tile_f16_f16_4x3},
+    {GgmlType::f32, tile_f32_f32_4x3},         {GgmlType::f16, tile_f16_f16_4x3},
+    {GgmlType::q4_0, tile_q0_4x3<Q4_0Traits>}, {GgmlType::q4_1, tile_q0_4x3<Q4_1Traits>},
+    {GgmlType::q5_0, tile_q0_4x3<Q5_0Traits>}, {GgmlType::q5_1, tile_q0_4x3<Q5_1Traits>},
+    {GgmlType::q8_0, tile_q0_4x3<Q8_0Traits>}, {GgmlType::iq4_nl, tile_q0_4x3<IQ4_NLTraits>},
 };
 
 constexpr MatmulKernelEntry kAvx2Kernels[] = {
     {GgmlType::f32, {GgmlType::f32, convert_f32, vec_dot_f32_f32}},
     {GgmlType::f16, {GgmlType::f16, convert_f16, vec_dot_f16_f16}},
-    {GgmlType::q4_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q4_0_q8_0}},
-    {GgmlType::q4_1, {GgmlType::q8_1, quantize_q8_1, vec_dot_q4_1_q8_1}},
-    {GgmlType::q5_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q5_0_q8_0}},
-    {GgmlType::q5_1, {GgmlType::q8_1, quantize_q8_1, vec_dot_q5_1_q8_1}},
-    {GgmlType::q8_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q8_0_q8_0}},
-    {GgmlType::iq4_nl, {GgmlType::q8_0, quantize_q8_0, vec_dot_iq4_nl_q8_0}},
+    {GgmlType::q4_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q0<Q4_0Traits>}},
+    {GgmlType::q4_1, {GgmlType::q8_1, quantize_q8_1, vec_dot_q0<Q4_1Traits>}},
+    {GgmlType::q5_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q0<Q5_0Traits>}},
+    {GgmlType::q5_1, {GgmlType::q8_1, quantize_q8_1, vec_dot_q0<Q5_1Traits>}},
+    {GgmlType::q8_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q0<Q8_0Traits>}},
+    {GgmlType::iq4_nl, {GgmlType::q8_0, quantize_q8_0, vec_dot_q0<IQ4_NLTraits>}},
     {GgmlType::q2_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q2_k_q8_k}},
     {GgmlType::q3_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q3_k_q8_k}},
     {GgmlType::q4_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q4_k_q8_k}},
