@@ -73,8 +73,10 @@ struct AttentionKernel {
 // the AVX2 table only when isa_supported(Isa::avx2, ...).
 std::span<const MatmulKernelEntry> scalar_kernel_table();
 std::span<const MatmulKernelEntry> avx2_kernel_table();
-// Tile kernels exist for the float types (F32, F16) in AVX2 so far.
+// Tile kernels: AVX2 for the float types and the 32-element quant types,
+// AVX-512 VNNI for the quant types.
 std::span<const MatmulTileEntry> avx2_tile_table();
+std::span<const MatmulTileEntry> avx512_tile_table();
 
 const AttentionKernel& scalar_attention_kernel();
 const AttentionKernel& avx2_attention_kernel();
@@ -92,8 +94,9 @@ const MatmulKernel* isa_matmul_kernel(Isa isa, GgmlType weight_type);
 const MatmulKernel* matmul_kernel(GgmlType weight_type);
 
 // The tile kernel for a weight type at the active ISA (with the same
-// fallback), or nullptr: matmul then uses vec_dot alone. isa_matmul_tile is
-// one ISA's own, for tests.
+// fallback), or nullptr: matmul then uses vec_dot alone. A tile's sums equal
+// matmul_kernel()'s vec_dot bit for bit for the quant types, whichever ISA
+// each comes from (tests hold them to it). isa_matmul_tile is one ISA's own.
 MatmulTileFn matmul_tile_kernel(GgmlType weight_type);
 MatmulTileFn isa_matmul_tile(Isa isa, GgmlType weight_type);
 
