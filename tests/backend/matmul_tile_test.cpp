@@ -78,7 +78,8 @@ TEST_P(QuantTile, EqualsVecDotBitForBit) {
     ASSERT_NE(tile, nullptr);
     const cpu::MatmulKernel* k = cpu::isa_matmul_kernel(Isa::avx2, type);
     std::mt19937 rng(9);
-    for (int64_t n : {32, 64, 640, 2048}) {
+    for (int64_t blocks : {1, 2, 20, 64}) {
+        const int64_t n = blocks * ggml_type_traits(type).block_size;
         const size_t wb = tensor_row_bytes(type, n), ab = tensor_row_bytes(k->act_type, n);
         std::vector<uint8_t> w(wb * 4), a(ab * 3);
         for (int r = 0; r < 4; ++r) {
@@ -99,11 +100,12 @@ TEST_P(QuantTile, EqualsVecDotBitForBit) {
 }
 
 std::vector<QuantTileCase> quant_tile_cases() {
+    const GgmlType q0_types[] = {GgmlType::q4_0, GgmlType::q4_1, GgmlType::q5_0,
+                                 GgmlType::q5_1, GgmlType::q8_0, GgmlType::iq4_nl};
     std::vector<QuantTileCase> cases;
     for (Isa isa : {Isa::avx2, Isa::avx512})
-        for (GgmlType t : {GgmlType::q4_0, GgmlType::q4_1, GgmlType::q5_0, GgmlType::q5_1,
-                           GgmlType::q8_0, GgmlType::iq4_nl})
-            cases.push_back({isa, t});
+        for (GgmlType t : q0_types) cases.push_back({isa, t});
+    cases.push_back({Isa::avx512, GgmlType::q4_k});
     return cases;
 }
 

@@ -13,41 +13,20 @@
 // lanes are ggml's; AVX-512VL gives 32 of them, enough for the whole tile.
 //
 // This file alone is compiled with these flags (CMakeLists.txt), and its code
-// runs only when cpu_features() reports them. Like the AVX2 file it uses no
-// inline functions from shared headers.
+// runs only when cpu_features() reports them.
 #include <immintrin.h>
 
 #include <cmath>
 #include <cstring>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/x86_simd.h"
 #include "tensor/blocks.h"
 #include "tensor/quants.h"
 
 namespace slim::cpu {
 
 namespace {
-
-inline float f16(uint16_t h) {
-    return _cvtsh_ss(h);
-}
-
-inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-inline __m256i load32(const void* p) {
-    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-
-// 32 nibbles in element order: low nibbles of qs[0..15], then their high nibbles.
-inline __m256i nibbles32(const uint8_t* qs) {
-    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
-}
 
 // Byte j is 0x10 where bit j of the 32-bit little-endian word is set.
 inline __m256i fifth_bits(const uint8_t* qh) {
@@ -165,10 +144,70 @@ void tile_q0_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t as
             out[r * 3 + j] = T::kMin ? hsum_ps(acc[r][j]) + mins[r][j] : hsum_ps(acc[r][j]);
 }
 
+// Q4_K in the order of llama.cpp's repacked gemm, as avx2/'s
+// vec_dot_q4_k_q8_k sums it: per block, one FMA of the block's integer sum
+// (scales applied) times d * a.d into a running float, and one of the min
+// sum times dmin * a.d into another. vpdpwssd applies a sub-block's scale
+// and accumulates in one instruction.
+void tile_q4_k_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+    const char* w = static_cast<const char*>(vw);
+    const char* a = static_cast<const char*>(va);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    float acc[4][3] = {}, mins[4][3] = {};
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockQ8_K* ab[3];
+        for (int j = 0; j < 3; ++j)
+            ab[j] = reinterpret_cast<const BlockQ8_K*>(a + size_t(j) * as) + i;
+        const BlockQ4_K* wb[4];
+        __m256i scales[4];
+        for (int r = 0; r < 4; ++r) {
+            wb[r] = reinterpret_cast<const BlockQ4_K*>(w + size_t(r) * ws) + i;
+            const __m256i sm = _mm256_cvtepu8_epi16(k4_scales_mins(wb[r]->scales));
+            scales[r] = _mm256_permute2x128_si256(sm, sm, 0x00);
+            for (int j = 0; j < 3; ++j)
+                mins[r][j] = std::fma(float(k4_mins_dot(sm, ab[j]->bsums)),
+                                      f16(wb[r]->dmin) * ab[j]->d, mins[r][j]);
+        }
+        __m256i sumi[4][3];
+        for (auto& r : sumi)
+            for (auto& c : r) c = _mm256_setzero_si256();
+        for (int c = 0; c < 4; ++c) {  // sub-blocks 2c (low nibbles) and 2c + 1 (high)
+            __m256i a_lo[3], a_hi[3];
+            for (int j = 0; j < 3; ++j) {
+                a_lo[j] = load32(ab[j]->qs + 64 * c);
+                a_hi[j] = load32(ab[j]->qs + 64 * c + 32);
+            }
+            for (int r = 0; r < 4; ++r) {
+                const __m256i bits = load32(wb[r]->qs + 32 * c);
+                const __m256i lo = _mm256_and_si256(bits, m4);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+                const __m256i s_lo = broadcast_i16(scales[r], 2 * c);
+                const __m256i s_hi = broadcast_i16(scales[r], 2 * c + 1);
+                for (int j = 0; j < 3; ++j) {
+                    sumi[r][j] =
+                        _mm256_dpwssd_epi32(sumi[r][j], _mm256_maddubs_epi16(lo, a_lo[j]), s_lo);
+                    sumi[r][j] =
+                        _mm256_dpwssd_epi32(sumi[r][j], _mm256_maddubs_epi16(hi, a_hi[j]), s_hi);
+                }
+            }
+        }
+        for (int r = 0; r < 4; ++r)
+            for (int j = 0; j < 3; ++j)
+                acc[r][j] =
+                    std::fma(float(hsum_i32(sumi[r][j])), f16(wb[r]->d) * ab[j]->d, acc[r][j]);
+    }
+    for (int r = 0; r < 4; ++r)
+        for (int j = 0; j < 3; ++j) out[r * 3 + j] = acc[r][j] - mins[r][j];
+}
+
 constexpr MatmulTileEntry kAvx512Tiles[] = {
-    {GgmlType::q4_0, tile_q0_4x3<Q4_0Tile>}, {GgmlType::q4_1, tile_q0_4x3<Q4_1Tile>},
-    {GgmlType::q5_0, tile_q0_4x3<Q5_0Tile>}, {GgmlType::q5_1, tile_q0_4x3<Q5_1Tile>},
-    {GgmlType::q8_0, tile_q0_4x3<Q8_0Tile>}, {GgmlType::iq4_nl, tile_q0_4x3<IQ4_NLTile>},
+    {GgmlType::q4_k, tile_q4_k_4x3},
+    {GgmlType::q4_0, tile_q0_4x3<Q4_0Tile>},
+    {GgmlType::q4_1, tile_q0_4x3<Q4_1Tile>},
+    {GgmlType::q5_0, tile_q0_4x3<Q5_0Tile>},
+    {GgmlType::q5_1, tile_q0_4x3<Q5_1Tile>},
+    {GgmlType::q8_0, tile_q0_4x3<Q8_0Tile>},
+    {GgmlType::iq4_nl, tile_q0_4x3<IQ4_NLTile>},
 };
 
 }  // namespace
