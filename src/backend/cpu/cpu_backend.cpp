@@ -84,14 +84,19 @@ class CpuBackend final : public Backend {
             for (int64_t r = begin; r < end; ++r)
                 k->quantize_act(x.row(r), act_.data() + act_row * r, w.n_cols);
         });
-        const cpu::MatmulTileFn tile =
-            n >= cpu::kTileActRows ? cpu::matmul_tile_kernel(w.type) : nullptr;
+        const cpu::MatmulTileEntry* tiles = cpu::matmul_tiles(w.type);
+        if (tiles && n < cpu::kTileActRows && !tiles->gemv) tiles = nullptr;
         pool_.run([&](int t, int nt) {
-            auto [begin, end] = ThreadPool::split(w.n_rows, t, nt);
-            if (tile) {
-                matmul_tiled(tile, *k, y, w, act_row, n, begin, end);
+            if (tiles) {
+                // Whole groups of 4 weight rows per thread, so only the
+                // matrix's own last rows are left for vec_dot.
+                constexpr int64_t TW = cpu::kTileWeightRows;
+                auto [begin, end] = ThreadPool::split((w.n_rows + TW - 1) / TW, t, nt);
+                matmul_tiled(*tiles, *k, y, w, act_row, n, begin * TW,
+                             std::min(w.n_rows, end * TW));
                 return;
             }
+            auto [begin, end] = ThreadPool::split(w.n_rows, t, nt);
             for (int64_t o = begin; o < end; ++o) {
                 const char* wrow = static_cast<const char*>(w.data) + w.row_bytes * o;
                 for (int64_t r = 0; r < n; ++r) {
@@ -103,9 +108,11 @@ class CpuBackend final : public Backend {
 
     // Weight rows [begin, end) against all n activation rows, in tiles of
     // 4 x 3, the activations in blocks that stay in L2 while the thread's
-    // weight rows pass by; leftover rows and columns go through vec_dot.
-    void matmul_tiled(cpu::MatmulTileFn tile, const cpu::MatmulKernel& k, const Tensor& y,
-                      const Tensor& w, size_t act_row, int64_t n, int64_t begin, int64_t end) {
+    // weight rows pass by; leftover activation rows go through the 4 x 1
+    // gemv where there is one, leftover weight rows through vec_dot.
+    void matmul_tiled(const cpu::MatmulTileEntry& tiles, const cpu::MatmulKernel& k,
+                      const Tensor& y, const Tensor& w, size_t act_row, int64_t n, int64_t begin,
+                      int64_t end) {
         constexpr int64_t TW = cpu::kTileWeightRows, TA = cpu::kTileActRows;
         constexpr int64_t kActBlock = 16 * TA;
         const char* wdata = static_cast<const char*>(w.data);
@@ -117,14 +124,21 @@ class CpuBackend final : public Backend {
             for (; o + TW <= end; o += TW) {
                 const char* wrow = wdata + w.row_bytes * o;
                 for (int64_t r = r0; r < r_tiled; r += TA) {
-                    tile(w.n_cols, wrow, w.row_bytes, act_.data() + act_row * r, act_row, out);
+                    tiles.tile(w.n_cols, wrow, w.row_bytes, act_.data() + act_row * r, act_row,
+                               out);
                     for (int64_t i = 0; i < TW; ++i)
                         for (int64_t j = 0; j < TA; ++j) y.row(r + j)[o + i] = out[i * TA + j];
                 }
-                for (int64_t r = r_tiled; r < r1; ++r)
-                    for (int64_t i = 0; i < TW; ++i)
-                        y.row(r)[o + i] =
-                            k.vec_dot(w.n_cols, wrow + w.row_bytes * i, act_.data() + act_row * r);
+                for (int64_t r = r_tiled; r < r1; ++r) {
+                    const char* arow = act_.data() + act_row * r;
+                    if (tiles.gemv) {
+                        tiles.gemv(w.n_cols, wrow, w.row_bytes, arow, act_row, out);
+                        for (int64_t i = 0; i < TW; ++i) y.row(r)[o + i] = out[i];
+                    } else {
+                        for (int64_t i = 0; i < TW; ++i)
+                            y.row(r)[o + i] = k.vec_dot(w.n_cols, wrow + w.row_bytes * i, arow);
+                    }
+                }
             }
             for (; o < end; ++o)
                 for (int64_t r = r0; r < r1; ++r)

@@ -35,19 +35,21 @@ struct MatmulKernelEntry {
     MatmulKernel kernel;
 };
 
-// Several dot products at once for prefill-sized matmuls: out[i * 3 + j] =
-// dot(weight row i, activation row j) for 4 weight rows (w_stride bytes
-// apart) and 3 converted activation rows (a_stride bytes apart), n elements
-// each. Each loaded vector feeds 3 or 4 FMAs instead of one, which is what
-// lets a batch of tokens run at the FMA units' speed rather than the loads'.
-// Same contract as vec_dot otherwise (the scalar vec_dot is its reference).
+// Several dot products at once: out[i * n_act + j] = dot(weight row i,
+// activation row j) for 4 weight rows (w_stride bytes apart) and n_act
+// converted activation rows (a_stride bytes apart), n elements each. Each
+// loaded vector feeds several products instead of one, which is what lets a
+// batch of tokens run at the multipliers' speed rather than the loads'.
+// Same contract as vec_dot otherwise; for the quant types each sum equals
+// the vec_dot's bit for bit.
 using MatmulTileFn = void (*)(int64_t n, const void* w, size_t w_stride, const void* a,
                               size_t a_stride, float* out);
 constexpr int kTileWeightRows = 4, kTileActRows = 3;
 
 struct MatmulTileEntry {
     GgmlType weight;
-    MatmulTileFn tile;
+    MatmulTileFn tile;            // kTileActRows activation rows (prefill)
+    MatmulTileFn gemv = nullptr;  // one activation row (decode), where it pays
 };
 
 // Attention's products with the F16 KV cache, summed in llama.cpp's order
@@ -93,12 +95,13 @@ const MatmulKernel* isa_matmul_kernel(Isa isa, GgmlType weight_type);
 // lacks, as ggml's arch-fallback.h does. nullptr only when scalar lacks it.
 const MatmulKernel* matmul_kernel(GgmlType weight_type);
 
-// The tile kernel for a weight type at the active ISA (with the same
+// The tile kernels for a weight type at the active ISA (with the same
 // fallback), or nullptr: matmul then uses vec_dot alone. A tile's sums equal
 // matmul_kernel()'s vec_dot bit for bit for the quant types, whichever ISA
-// each comes from (tests hold them to it). isa_matmul_tile is one ISA's own.
-MatmulTileFn matmul_tile_kernel(GgmlType weight_type);
-MatmulTileFn isa_matmul_tile(Isa isa, GgmlType weight_type);
+// each comes from (tests hold them to it). Types with a vec_dot_tiled have
+// no tiles. isa_matmul_tiles is one ISA's own, for tests.
+const MatmulTileEntry* matmul_tiles(GgmlType weight_type);
+const MatmulTileEntry* isa_matmul_tiles(Isa isa, GgmlType weight_type);
 
 // The attention kernel of the active ISA (or the best one below it), and one
 // ISA's own, nullptr where it has none (for tests).
