@@ -430,7 +430,6 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
     pool_.run([&](int t, int nt) {
         // Scores of whole softmax chunks: up to 15 masked slots either side.
         std::vector<float> scores(static_cast<size_t>(n_kv + 2 * ggml::kLanes));
-        std::vector<float> acc(static_cast<size_t>(lanes) * static_cast<size_t>(p.head_dim));
         std::vector<float> qv(static_cast<size_t>(p.head_dim));
 
         auto [task_begin, task_end] = ThreadPool::split(n_tasks, t, nt);
@@ -469,15 +468,28 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             std::fill(sc + c_lo, sc + lo, -INFINITY);
             std::fill(sc + hi, sc + c_hi, -INFINITY);
             float max_score = -INFINITY;
-            for (int64_t s = lo; s < hi; ++s) {
+            auto score = [&](int64_t s, double dot) {
+                float x = float(dot) * p.scale;
+                if (p.softcap > 0) x = p.softcap * std::tanh(x / p.softcap);
+                sc[s] = x;
+                max_score = std::max(max_score, x);
+            };
+            int64_t first_single = lo;
+            if (increasing) {  // every slot in [lo, hi) is visible: four at a time
+                for (; first_single + 4 <= hi; first_single += 4) {
+                    const int64_t s = first_single;
+                    const uint16_t* keys[4] = {k_row(s), k_row(s + 1), k_row(s + 2), k_row(s + 3)};
+                    double dots[4];
+                    kernel.dot_f16_x4(qv.data(), keys, p.head_dim, lanes, dots);
+                    for (int j = 0; j < 4; ++j) score(s + j, dots[j]);
+                }
+            }
+            for (int64_t s = first_single; s < hi; ++s) {
                 if (!increasing && masked(pos, kv_positions[s])) {
                     sc[s] = -INFINITY;
                     continue;
                 }
-                float x = float(kernel.dot_f16(qv.data(), k_row(s), p.head_dim, lanes)) * p.scale;
-                if (p.softcap > 0) x = p.softcap * std::tanh(x / p.softcap);
-                sc[s] = x;
-                max_score = std::max(max_score, x);
+                score(s, kernel.dot_f16(qv.data(), k_row(s), p.head_dim, lanes));
             }
             if (max_score == -INFINITY) {
                 std::fill(o, o + p.head_dim, 0.0f);
@@ -486,15 +498,11 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             // Sums 16 at a time in float, then in double, as ggml_vec_soft_max_f32.
             const float inv = float(1.0 / kernel.softmax_exp(sc + c_lo, c_hi - c_lo, max_score));
             // p.v: slot s goes to lane (s - begin) % lanes (llama.cpp pads the
-            // cache to a multiple of 256 slots, so no slot is left over).
-            std::fill(acc.begin(), acc.end(), 0.0f);
-            for (int64_t s = lo; s < hi; ++s) {
-                const float prob = fp16_to_fp32(fp32_to_fp16(sc[s] * inv));
-                if (prob == 0) continue;  // adds exactly nothing to any lane
-                kernel.axpy_f16(prob, v_row(s),
-                                &acc[size_t((s - begin) % lanes) * size_t(p.head_dim)], p.head_dim);
-            }
-            kernel.reduce_lanes(acc.data(), lanes, p.head_dim, o);
+            // cache to a multiple of 256 slots, so no slot is left over). The
+            // probabilities are rounded to F16 first, as ggml converts them.
+            kernel.scale_to_f16(sc + lo, hi - lo, inv);
+            kernel.weighted_sum_f16(sc + lo, v_row(lo), v_cache.row_bytes / sizeof(uint16_t),
+                                    hi - lo, (lo - begin) % lanes, lanes, p.head_dim, o);
         }
     });
 }

@@ -61,10 +61,17 @@ struct AttentionKernel {
     // reduced pairwise; for 64 lanes the elements past the last full 64 are
     // added after, in double. q holds F16-representable floats.
     double (*dot_f16)(const float* q, const uint16_t* k, int n, int lanes);
-    // acc[i] = fma(p, v[i], acc[i]) for i < n.
-    void (*axpy_f16)(float p, const uint16_t* v, float* acc, int n);
-    // out[i] = the pairwise reduction over the lanes l < lanes of acc[l * n + i].
-    void (*reduce_lanes)(const float* acc, int lanes, int n, float* out);
+    // dot_f16 of q with four keys at once (independent chains keep the FMA
+    // units busy: one dot alone waits on its own latency).
+    void (*dot_f16_x4)(const float* q, const uint16_t* const* k, int n, int lanes, double* out);
+    // p . V for one query: out[i] = the pairwise reduction over the lanes of
+    // the fused multiply-add chains sum_s p[s] * v_s[i], slot s (row s of v,
+    // v_stride elements apart) going to lane (lane0 + s) % lanes, slots in
+    // order. Slots whose p is 0 add exactly nothing and are skipped.
+    void (*weighted_sum_f16)(const float* p, const uint16_t* v, size_t v_stride, int64_t n_slots,
+                             int64_t lane0, int lanes, int n, float* out);
+    // x[i] = x[i] * s rounded to F16 (and back to float), for n elements.
+    void (*scale_to_f16)(float* x, int64_t n, float s);
     // x[i] = ggml's exp(x[i] - max) in place for n elements (a multiple of
     // 16); returns the 16-element chunks' pairwise sums added in double.
     double (*softmax_exp)(float* x, int64_t n, float max);
