@@ -84,8 +84,8 @@ class CpuBackend final : public Backend {
             for (int64_t r = begin; r < end; ++r)
                 k->quantize_act(x.row(r), act_.data() + act_row * r, w.n_cols);
         });
-        const cpu::MatmulTileEntry* tiles = cpu::matmul_tiles(w.type);
-        if (tiles && n < cpu::kTileActRows && !tiles->gemv) tiles = nullptr;
+        const cpu::MatmulTileEntry* tiles =
+            n >= cpu::kTileActRows ? cpu::matmul_tiles(w.type) : nullptr;
         pool_.run([&](int t, int nt) {
             if (tiles) {
                 // Whole groups of 4 weight rows per thread, so only the
@@ -108,8 +108,7 @@ class CpuBackend final : public Backend {
 
     // Weight rows [begin, end) against all n activation rows, in tiles of
     // 4 x 3, the activations in blocks that stay in L2 while the thread's
-    // weight rows pass by; leftover activation rows go through the 4 x 1
-    // gemv where there is one, leftover weight rows through vec_dot.
+    // weight rows pass by; leftover rows and columns go through vec_dot.
     void matmul_tiled(const cpu::MatmulTileEntry& tiles, const cpu::MatmulKernel& k,
                       const Tensor& y, const Tensor& w, size_t act_row, int64_t n, int64_t begin,
                       int64_t end) {
@@ -129,16 +128,10 @@ class CpuBackend final : public Backend {
                     for (int64_t i = 0; i < TW; ++i)
                         for (int64_t j = 0; j < TA; ++j) y.row(r + j)[o + i] = out[i * TA + j];
                 }
-                for (int64_t r = r_tiled; r < r1; ++r) {
-                    const char* arow = act_.data() + act_row * r;
-                    if (tiles.gemv) {
-                        tiles.gemv(w.n_cols, wrow, w.row_bytes, arow, act_row, out);
-                        for (int64_t i = 0; i < TW; ++i) y.row(r)[o + i] = out[i];
-                    } else {
-                        for (int64_t i = 0; i < TW; ++i)
-                            y.row(r)[o + i] = k.vec_dot(w.n_cols, wrow + w.row_bytes * i, arow);
-                    }
-                }
+                for (int64_t r = r_tiled; r < r1; ++r)
+                    for (int64_t i = 0; i < TW; ++i)
+                        y.row(r)[o + i] =
+                            k.vec_dot(w.n_cols, wrow + w.row_bytes * i, act_.data() + act_row * r);
             }
             for (; o < end; ++o)
                 for (int64_t r = r0; r < r1; ++r)

@@ -35,9 +35,10 @@ struct MatmulKernelEntry {
     MatmulKernel kernel;
 };
 
-// Several dot products at once: out[i * n_act + j] = dot(weight row i,
-// activation row j) for 4 weight rows (w_stride bytes apart) and n_act
-// converted activation rows (a_stride bytes apart), n elements each. Each
+// Several dot products at once for prefill-sized matmuls: out[i * 3 + j] =
+// dot(weight row i, activation row j) for 4 weight rows (w_stride bytes
+// apart) and 3 converted activation rows (a_stride bytes apart), n elements
+// each. Each
 // loaded vector feeds several products instead of one, which is what lets a
 // batch of tokens run at the multipliers' speed rather than the loads'.
 // Same contract as vec_dot otherwise; for the quant types each sum equals
@@ -48,8 +49,7 @@ constexpr int kTileWeightRows = 4, kTileActRows = 3;
 
 struct MatmulTileEntry {
     GgmlType weight;
-    MatmulTileFn tile;            // kTileActRows activation rows (prefill)
-    MatmulTileFn gemv = nullptr;  // one activation row (decode), where it pays
+    MatmulTileFn tile;
 };
 
 // Attention's products with the F16 KV cache, summed in llama.cpp's order
