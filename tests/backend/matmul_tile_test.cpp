@@ -7,6 +7,7 @@
 #include <cfloat>
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "backend/backend.h"
@@ -58,6 +59,61 @@ TEST_P(FloatTile, EqualsScalarVecDot) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, FloatTile, ::testing::Values(GgmlType::f32, GgmlType::f16));
+
+// The quantized tiles promise more: each of their 12 sums is the AVX2
+// vec_dot's bit for bit (the order llama.cpp sums in), so a prefill gives the
+// same logits whether its rows went through tiles or vec_dot, on any ISA.
+struct QuantTileCase {
+    Isa isa;
+    GgmlType type;
+};
+
+class QuantTile : public ::testing::TestWithParam<QuantTileCase> {};
+
+TEST_P(QuantTile, EqualsVecDotBitForBit) {
+    const auto [isa, type] = GetParam();
+    if (!cpu::isa_supported(isa, cpu::cpu_features()))
+        GTEST_SKIP() << "this CPU (or its OS) cannot run " << cpu::isa_name(isa) << " code";
+    const cpu::MatmulTileFn tile = cpu::isa_matmul_tile(isa, type);
+    ASSERT_NE(tile, nullptr);
+    const cpu::MatmulKernel* k = cpu::isa_matmul_kernel(Isa::avx2, type);
+    std::mt19937 rng(9);
+    for (int64_t blocks : {1, 2, 20, 64}) {
+        const int64_t n = blocks * ggml_type_traits(type).block_size;
+        const size_t wb = tensor_row_bytes(type, n), ab = tensor_row_bytes(k->act_type, n);
+        std::vector<uint8_t> w(wb * 4), a(ab * 3);
+        for (int r = 0; r < 4; ++r) {
+            std::vector<float> x = random_floats(size_t(n), rng);
+            if (r == 3) x[0] = -3 * std::abs(x[0]) - 10;  // a block with -128 / -127 quants
+            quantize_row_ref(type, x.data(), w.data() + wb * size_t(r), n);
+        }
+        for (int r = 0; r < 3; ++r)
+            k->quantize_act(random_floats(size_t(n), rng).data(), a.data() + ab * size_t(r), n);
+        float out[12];
+        tile(n, w.data(), wb, a.data(), ab, out);
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 3; ++j)
+                EXPECT_EQ(out[i * 3 + j],
+                          k->vec_dot(n, w.data() + wb * size_t(i), a.data() + ab * size_t(j)))
+                    << "n " << n << " tile " << i << "," << j;
+    }
+}
+
+std::vector<QuantTileCase> quant_tile_cases() {
+    const GgmlType q0_types[] = {GgmlType::q4_0, GgmlType::q4_1, GgmlType::q5_0,
+                                 GgmlType::q5_1, GgmlType::q8_0, GgmlType::iq4_nl};
+    std::vector<QuantTileCase> cases;
+    for (Isa isa : {Isa::avx2, Isa::avx512})
+        for (GgmlType t : q0_types) cases.push_back({isa, t});
+    cases.push_back({Isa::avx512, GgmlType::q4_k});
+    return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, QuantTile, ::testing::ValuesIn(quant_tile_cases()),
+                         [](const auto& param) {
+                             return std::string(cpu::isa_name(param.param.isa)) + "_" +
+                                    std::string(ggml_type_name(param.param.type));
+                         });
 
 class CpuMatmul : public ::testing::TestWithParam<GgmlType> {};
 

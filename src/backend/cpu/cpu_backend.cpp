@@ -310,7 +310,11 @@ class CpuBackend final : public Backend {
     }();
     std::deque<std::unique_ptr<void, AlignedFree>> buffers_;
     std::vector<char> act_;
-    std::vector<int32_t> seq_of_row_;  // attention: each query row's sequence
+    // attention: each query row's cache slots (see attention())
+    struct AttentionRow {
+        int64_t begin, lo, hi;
+    };
+    std::vector<AttentionRow> rows_;
 };
 
 // YaRN's ramp between extrapolated and interpolated frequencies (see the
@@ -376,26 +380,56 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
     // the lanes each product lands in and their reduction follow suit.
     const bool one_token = n_q == 1 || p.head_dim % ggml::kLanes != 0;
     const int lanes = one_token ? ggml::kVecDotLanes : ggml::kLanes;
-    const auto reduce = [one_token](const float* l) {
-        return one_token ? ggml::reduce_vec_dot_f16(l) : ggml::reduce16(l);
+    const cpu::AttentionKernel& kernel = cpu::attention_kernel();
+
+    // Each query row's slots: its sequence's, from begin (lanes and softmax
+    // chunks count from there), narrowed to [lo, hi), the ones its mask may
+    // let through. Where the positions increase with the slot, as decoders
+    // and encoders store them, [lo, hi) is exactly the visible slots;
+    // otherwise every slot in it is checked.
+    rows_.assign(size_t(n_q), {0, 0, n_kv});
+    bool increasing = true;
+    auto check_increasing = [&](int64_t begin, int64_t end) {
+        for (int64_t s = begin + 1; s < end && increasing; ++s)
+            increasing = kv_positions[s] > kv_positions[s - 1];
     };
-    // ggml_vec_dot_f16 adds what does not fill its 64 lanes in double, after.
-    const int qk_full = one_token ? p.head_dim / lanes * lanes : p.head_dim;
-    // The cache slots each query row may see: its own sequence's.
-    seq_of_row_.assign(size_t(n_q), 0);
-    for (size_t j = 0; j + 1 < p.seq_starts.size(); ++j)
-        for (int64_t i = p.seq_starts[j]; i < p.seq_starts[j + 1] && i < n_q; ++i)
-            seq_of_row_[size_t(i)] = int32_t(j);
+    if (p.seq_starts.empty()) check_increasing(0, n_kv);
+    for (size_t j = 0; j + 1 < p.seq_starts.size(); ++j) {
+        const int64_t begin = p.seq_starts[j], end = p.seq_starts[j + 1];
+        check_increasing(begin, end);
+        for (int64_t i = begin; i < end && i < n_q; ++i) rows_[size_t(i)] = {begin, begin, end};
+    }
+    auto masked = [&](int32_t pos, int32_t kp) {
+        return (p.causal && kp > pos) || (p.sliding_window > 0 && pos - kp >= p.sliding_window);
+    };
+    if (increasing) {
+        for (int64_t i = 0; i < n_q; ++i) {
+            AttentionRow& r = rows_[size_t(i)];
+            const int32_t pos = q_positions[i];
+            const auto first = kv_positions.begin();
+            if (p.causal) r.hi = std::upper_bound(first + r.lo, first + r.hi, pos) - first;
+            if (p.sliding_window > 0)
+                r.lo = std::upper_bound(first + r.lo, first + r.hi, pos - p.sliding_window) - first;
+        }
+    }
+
     pool_.run([&](int t, int nt) {
-        std::vector<float> scores(static_cast<size_t>(n_kv));
+        // Scores of whole softmax chunks: up to 15 masked slots either side.
+        std::vector<float> scores(static_cast<size_t>(n_kv + 2 * ggml::kLanes));
         std::vector<float> acc(static_cast<size_t>(lanes) * static_cast<size_t>(p.head_dim));
         std::vector<float> qv(static_cast<size_t>(p.head_dim));
 
-        auto [begin, end] = ThreadPool::split(n_tasks, t, nt);
-        for (int64_t task = begin; task < end; ++task) {
+        auto [task_begin, task_end] = ThreadPool::split(n_tasks, t, nt);
+        for (int64_t task = task_begin; task < task_end; ++task) {
             const int64_t i = task / p.n_head;
             const int h = int(task % p.n_head);
             const int hk = h / group;
+            const auto [begin, lo, hi] = rows_[size_t(i)];
+            float* o = out.row(i) + int64_t(h) * p.head_dim;
+            if (lo >= hi) {
+                std::fill(o, o + p.head_dim, 0.0f);
+                continue;
+            }
             // As llama.cpp without flash attention: q and the probabilities are
             // rounded to F16 to meet the F16 cache, and the softmax uses ggml's
             // exp (see ggml_math.h).
@@ -403,72 +437,50 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             for (int d = 0; d < p.head_dim; ++d)
                 qv[size_t(d)] = fp16_to_fp32(fp32_to_fp16(qsrc[d]));
             const int32_t pos = q_positions[i];
-            int64_t kv_begin = 0, kv_end = n_kv;
-            if (!p.seq_starts.empty()) {
-                kv_begin = p.seq_starts[size_t(seq_of_row_[size_t(i)])];
-                kv_end = p.seq_starts[size_t(seq_of_row_[size_t(i)]) + 1];
-            }
+            auto k_row = [&](int64_t s) {
+                return reinterpret_cast<const uint16_t*>(static_cast<const char*>(k_cache.data) +
+                                                         k_cache.row_bytes * s) +
+                       int64_t(hk) * p.head_dim;
+            };
+            auto v_row = [&](int64_t s) {
+                return reinterpret_cast<const uint16_t*>(static_cast<const char*>(v_cache.data) +
+                                                         v_cache.row_bytes * s) +
+                       int64_t(hk) * p.head_dim;
+            };
+            // The softmax chunks that hold [lo, hi), counted from begin.
+            const int64_t c_lo = begin + (lo - begin) / ggml::kLanes * ggml::kLanes;
+            const int64_t c_hi =
+                begin + (hi - begin + ggml::kLanes - 1) / ggml::kLanes * ggml::kLanes;
+            float* sc = scores.data() - c_lo;  // sc[s] for s in [c_lo, c_hi)
+            std::fill(sc + c_lo, sc + lo, -INFINITY);
+            std::fill(sc + hi, sc + c_hi, -INFINITY);
             float max_score = -INFINITY;
-            for (int64_t s = kv_begin; s < kv_end; ++s) {
-                const int32_t kp = kv_positions[s];
-                const bool masked = (p.causal && kp > pos) ||
-                                    (p.sliding_window > 0 && pos - kp >= p.sliding_window);
-                if (masked) {
-                    scores[s - kv_begin] = -INFINITY;
+            for (int64_t s = lo; s < hi; ++s) {
+                if (!increasing && masked(pos, kv_positions[s])) {
+                    sc[s] = -INFINITY;
                     continue;
                 }
-                auto* kd = reinterpret_cast<const uint16_t*>(
-                               static_cast<const char*>(k_cache.data) + k_cache.row_bytes * s) +
-                           int64_t(hk) * p.head_dim;
-                float l[ggml::kVecDotLanes] = {};
-                for (int d = 0; d < qk_full; ++d) {
-                    l[d % lanes] = std::fma(qv[size_t(d)], fp16_to_fp32(kd[d]), l[d % lanes]);
-                }
-                double dot = reduce(l);
-                for (int d = qk_full; d < p.head_dim; ++d)
-                    dot += double(qv[size_t(d)] * fp16_to_fp32(kd[d]));
-                float sc = float(dot) * p.scale;
-                if (p.softcap > 0) sc = p.softcap * std::tanh(sc / p.softcap);
-                scores[s - kv_begin] = sc;
-                max_score = std::max(max_score, sc);
+                float x = float(kernel.dot_f16(qv.data(), k_row(s), p.head_dim, lanes)) * p.scale;
+                if (p.softcap > 0) x = p.softcap * std::tanh(x / p.softcap);
+                sc[s] = x;
+                max_score = std::max(max_score, x);
             }
-            float* o = out.row(i) + int64_t(h) * p.head_dim;
             if (max_score == -INFINITY) {
                 std::fill(o, o + p.head_dim, 0.0f);
                 continue;
             }
             // Sums 16 at a time in float, then in double, as ggml_vec_soft_max_f32.
-            double denom = 0;
-            const int64_t n_seen = kv_end - kv_begin;  // scores[] is indexed from kv_begin
-            for (int64_t c = 0; c < n_seen; c += ggml::kLanes) {
-                float chunk[ggml::kLanes] = {};
-                for (int64_t s = c; s < std::min(n_seen, c + ggml::kLanes); ++s) {
-                    scores[s] = ggml::expf16(scores[s] - max_score);
-                    chunk[s - c] = scores[s];
-                }
-                denom += double(ggml::reduce16(chunk));
-            }
-            const float inv = float(1.0 / denom);
-            // p.v: slot s goes to lane s % lanes (llama.cpp pads the cache to
-            // a multiple of 256 slots, so no slot is left over).
+            const float inv = float(1.0 / kernel.softmax_exp(sc + c_lo, c_hi - c_lo, max_score));
+            // p.v: slot s goes to lane (s - begin) % lanes (llama.cpp pads the
+            // cache to a multiple of 256 slots, so no slot is left over).
             std::fill(acc.begin(), acc.end(), 0.0f);
-            for (int64_t s = 0; s < n_seen; ++s) {
-                const float prob = fp16_to_fp32(fp32_to_fp16(scores[s] * inv));
+            for (int64_t s = lo; s < hi; ++s) {
+                const float prob = fp16_to_fp32(fp32_to_fp16(sc[s] * inv));
                 if (prob == 0) continue;  // adds exactly nothing to any lane
-                auto* vd =
-                    reinterpret_cast<const uint16_t*>(static_cast<const char*>(v_cache.data) +
-                                                      v_cache.row_bytes * (kv_begin + s)) +
-                    int64_t(hk) * p.head_dim;
-                float* lane = &acc[size_t(s % lanes) * size_t(p.head_dim)];
-                for (int d = 0; d < p.head_dim; ++d)
-                    lane[d] = std::fma(prob, fp16_to_fp32(vd[d]), lane[d]);
+                kernel.axpy_f16(prob, v_row(s),
+                                &acc[size_t((s - begin) % lanes) * size_t(p.head_dim)], p.head_dim);
             }
-            for (int d = 0; d < p.head_dim; ++d) {
-                float l[ggml::kVecDotLanes];
-                for (int k = 0; k < lanes; ++k)
-                    l[k] = acc[size_t(k) * size_t(p.head_dim) + size_t(d)];
-                o[d] = reduce(l);
-            }
+            kernel.reduce_lanes(acc.data(), lanes, p.head_dim, o);
         }
     });
 }

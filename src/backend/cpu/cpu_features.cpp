@@ -113,10 +113,8 @@ Isa choose_isa() {
         throw Error(ErrorKind::invalid_argument, "", "SLIM_ISA", std::nullopt,
                     "scalar, avx2, avx512 or amx", forced);
     }
-    // The best level with a kernel table of its own: AVX2 today (the
-    // AVX-512 and AMX tables are not written yet, and naming a level whose
-    // kernels do not run would mislead `slim run`'s report).
-    for (Isa isa : {Isa::avx2}) {
+    // The best level slim has kernels for: AMX tiles are not written yet.
+    for (Isa isa : {Isa::avx512, Isa::avx2}) {
         if (isa_supported(isa, f)) return isa;
     }
     return Isa::scalar;

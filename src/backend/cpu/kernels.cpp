@@ -46,6 +46,7 @@ namespace slim::cpu {
 MatmulTileFn isa_matmul_tile(Isa isa, GgmlType weight_type) {
     std::span<const MatmulTileEntry> table;
     if (isa == Isa::avx2) table = avx2_tile_table();
+    if (isa == Isa::avx512) table = avx512_tile_table();
     for (const MatmulTileEntry& e : table) {
         if (e.weight == weight_type) return e.tile;
     }
@@ -53,14 +54,37 @@ MatmulTileFn isa_matmul_tile(Isa isa, GgmlType weight_type) {
 }
 
 MatmulTileFn matmul_tile_kernel(GgmlType weight_type) {
-    // Only where matmul_kernel picks the same ISA's vec_dot, so a matmul's
-    // tiles and its leftover rows agree in how they convert activations.
-    const Isa active = active_isa();
-    for (int level = int(active); level >= int(Isa::scalar); --level) {
-        if (isa_matmul_kernel(Isa(level), weight_type))
-            return isa_matmul_tile(Isa(level), weight_type);
+    for (int level = int(active_isa()); level > int(Isa::scalar); --level) {
+        if (MatmulTileFn tile = isa_matmul_tile(Isa(level), weight_type)) return tile;
     }
     return nullptr;
+}
+
+}  // namespace slim::cpu
+
+namespace slim::cpu {
+
+const AttentionKernel* isa_attention_kernel(Isa isa) {
+    switch (isa) {
+        case Isa::scalar:
+            return &scalar_attention_kernel();
+        case Isa::avx2:
+            return &avx2_attention_kernel();
+        case Isa::avx512:
+        case Isa::amx:
+            return nullptr;
+    }
+    return nullptr;
+}
+
+const AttentionKernel& attention_kernel() {
+    static const AttentionKernel& chosen = []() -> const AttentionKernel& {
+        for (int level = int(active_isa()); level > int(Isa::scalar); --level) {
+            if (const AttentionKernel* k = isa_attention_kernel(Isa(level))) return *k;
+        }
+        return scalar_attention_kernel();
+    }();
+    return chosen;
 }
 
 }  // namespace slim::cpu

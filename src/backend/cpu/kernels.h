@@ -50,13 +50,36 @@ struct MatmulTileEntry {
     MatmulTileFn tile;
 };
 
+// Attention's products with the F16 KV cache, summed in llama.cpp's order
+// (ggml_math.h says why and which order). `lanes` is 16 (llamafile's GEMM,
+// two or more query tokens) or 64 (ggml_vec_dot_f16, one token). Every
+// ISA's functions give the scalar ones' results bit for bit.
+struct AttentionKernel {
+    // q . k over n elements: element i goes to lane i % lanes, the lanes are
+    // reduced pairwise; for 64 lanes the elements past the last full 64 are
+    // added after, in double. q holds F16-representable floats.
+    double (*dot_f16)(const float* q, const uint16_t* k, int n, int lanes);
+    // acc[i] = fma(p, v[i], acc[i]) for i < n.
+    void (*axpy_f16)(float p, const uint16_t* v, float* acc, int n);
+    // out[i] = the pairwise reduction over the lanes l < lanes of acc[l * n + i].
+    void (*reduce_lanes)(const float* acc, int lanes, int n, float* out);
+    // x[i] = ggml's exp(x[i] - max) in place for n elements (a multiple of
+    // 16); returns the 16-element chunks' pairwise sums added in double.
+    double (*softmax_exp)(float* x, int64_t n, float max);
+};
+
 // Each ISA's table, defined in that ISA's translation unit (compiled with
 // its own flags) and searched here, in code compiled for any x86-64. Read
 // the AVX2 table only when isa_supported(Isa::avx2, ...).
 std::span<const MatmulKernelEntry> scalar_kernel_table();
 std::span<const MatmulKernelEntry> avx2_kernel_table();
-// Tile kernels exist for the float types (F32, F16) in AVX2 so far.
+// Tile kernels: AVX2 for the float types and the 32-element quant types,
+// AVX-512 VNNI for the quant types.
 std::span<const MatmulTileEntry> avx2_tile_table();
+std::span<const MatmulTileEntry> avx512_tile_table();
+
+const AttentionKernel& scalar_attention_kernel();
+const AttentionKernel& avx2_attention_kernel();
 
 // The scalar reference kernel for a weight type, or nullptr when there is none.
 const MatmulKernel* scalar_matmul_kernel(GgmlType weight_type);
@@ -71,9 +94,15 @@ const MatmulKernel* isa_matmul_kernel(Isa isa, GgmlType weight_type);
 const MatmulKernel* matmul_kernel(GgmlType weight_type);
 
 // The tile kernel for a weight type at the active ISA (with the same
-// fallback), or nullptr: matmul then uses vec_dot alone. isa_matmul_tile is
-// one ISA's own, for tests.
+// fallback), or nullptr: matmul then uses vec_dot alone. A tile's sums equal
+// matmul_kernel()'s vec_dot bit for bit for the quant types, whichever ISA
+// each comes from (tests hold them to it). isa_matmul_tile is one ISA's own.
 MatmulTileFn matmul_tile_kernel(GgmlType weight_type);
 MatmulTileFn isa_matmul_tile(Isa isa, GgmlType weight_type);
+
+// The attention kernel of the active ISA (or the best one below it), and one
+// ISA's own, nullptr where it has none (for tests).
+const AttentionKernel& attention_kernel();
+const AttentionKernel* isa_attention_kernel(Isa isa);
 
 }  // namespace slim::cpu

@@ -13,16 +13,16 @@
 // quants may be any byte. The signed x signed products take |w| and move w's
 // sign onto the activation, so a weight of -128 is still exact.
 //
-// No inline functions or templates from shared headers are used: the linker
-// keeps one copy of each, and one compiled here with AVX2 could end up in the
-// scalar path of a CPU without it. fp16 conversions use F16C, which rounds
-// to nearest even like tensor/fp16.h.
+// Shared helpers come from x86_simd.h, whose functions have internal linkage
+// (see there). fp16 conversions use F16C, which rounds to nearest even like
+// tensor/fp16.h.
 #include <immintrin.h>
 
 #include <cmath>
 #include <cstring>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/x86_simd.h"
 #include "tensor/blocks.h"
 #include "tensor/quants.h"
 
@@ -30,187 +30,127 @@ namespace slim::cpu {
 
 namespace {
 
-inline float f16(uint16_t h) {
-    return _cvtsh_ss(h);
-}
-
-inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-// acc + a * b rounded twice, as llama.cpp's tiled kernel does it with separate
-// vector multiply and add (this file is compiled with FMA, and the compiler
-// would otherwise be free to fuse the two).
-inline float add_product_unfused(float acc, float a, float b) {
-    return _mm_cvtss_f32(_mm_add_ss(_mm_set_ss(acc), _mm_mul_ss(_mm_set_ss(a), _mm_set_ss(b))));
-}
-
-inline int hsum_i32(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
-    return _mm_cvtsi128_si32(s);
-}
-
-// 32 nibbles in element order: bytes 0-15 low nibbles of qs[0..15], bytes
-// 16-31 their high nibbles.
-inline __m256i nibbles32(const uint8_t* qs) {
-    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    const __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
-    return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
-}
-
-// Byte j is 0xFF where bit j of the 32-bit little-endian word is set.
-inline __m256i bits32_to_bytes(const uint8_t* bits) {
-    uint32_t x;
-    std::memcpy(&x, bits, 4);
-    const __m256i shuffle =
-        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-    const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(int(x)), shuffle);
-    const __m256i all_but_bit = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
-    return _mm256_cmpeq_epi8(_mm256_or_si256(bytes, all_but_bit), _mm256_set1_epi64x(-1));
-}
-
-// u8 x s8 products summed to 8 s32 lanes of 4 products each.
-inline __m256i dot_u8_s8(__m256i u, __m256i s) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-}
-
-// s8 x s8 products (w any byte, a in -127..127) summed to 8 s32 lanes.
-inline __m256i dot_s8_s8(__m256i w, __m256i a) {
-    return dot_u8_s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
-}
-
-inline __m256i load32(const void* p) {
-    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-
 // --- 32-element blocks ------------------------------------------------------------
+//
+// One traits struct per weight type: its block, its activation block, and its
+// 32 quants as bytes, signed (s8, any value) or unsigned (u8, then the
+// activation block's sum s times the weight block's min m is added). ggml's
+// order for every type: per block, one FMA of (d_w * d_a) times the 8 s32
+// lane sums into 8 float accumulators, reduced at the end; mins summed apart.
 
-float vec_dot_q4_0_q8_0(int64_t n, const void* vw, const void* va) {
-    auto* w = static_cast<const BlockQ4_0*>(vw);
-    auto* a = static_cast<const BlockQ8_0*>(va);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / kQK4_0; ++i) {
-        const __m256i q = _mm256_sub_epi8(nibbles32(w[i].qs), _mm256_set1_epi8(8));
-        const __m256i p = dot_s8_s8(q, load32(a[i].qs));
-        acc =
-            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
+struct Q4_0Traits {
+    using Weight = BlockQ4_0;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kMin = false;
+    __m256i quants(const Weight& b) const {
+        return _mm256_sub_epi8(nibbles32(b.qs), _mm256_set1_epi8(8));
     }
-    return hsum_ps(acc);
-}
+};
 
-float vec_dot_q4_1_q8_1(int64_t n, const void* vw, const void* va) {
-    auto* w = static_cast<const BlockQ4_1*>(vw);
-    auto* a = static_cast<const BlockQ8_1*>(va);
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
-    for (int64_t i = 0; i < n / kQK4_1; ++i) {
-        const __m256i p = dot_u8_s8(nibbles32(w[i].qs), load32(a[i].qs));
-        acc =
-            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
-        mins += f16(w[i].m) * f16(a[i].s);
-    }
-    return hsum_ps(acc) + mins;
-}
+struct Q4_1Traits {
+    using Weight = BlockQ4_1;
+    using Act = BlockQ8_1;
+    static constexpr bool kSigned = false, kMin = true;
+    __m256i quants(const Weight& b) const { return nibbles32(b.qs); }
+};
 
-float vec_dot_q5_0_q8_0(int64_t n, const void* vw, const void* va) {
-    auto* w = static_cast<const BlockQ5_0*>(vw);
-    auto* a = static_cast<const BlockQ8_0*>(va);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / kQK5_0; ++i) {
-        // q - 16: a clear 5th bit makes the nibble negative (0xF0 | nibble).
+struct Q5_0Traits {
+    using Weight = BlockQ5_0;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kMin = false;
+    // q - 16: a clear 5th bit makes the nibble negative (0xF0 | nibble).
+    __m256i quants(const Weight& b) const {
         const __m256i high =
-            _mm256_andnot_si256(bits32_to_bytes(w[i].qh), _mm256_set1_epi8(char(0xF0)));
-        const __m256i q = _mm256_or_si256(nibbles32(w[i].qs), high);
-        const __m256i p = dot_s8_s8(q, load32(a[i].qs));
-        acc =
-            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
+            _mm256_andnot_si256(bits32_to_bytes(b.qh), _mm256_set1_epi8(char(0xF0)));
+        return _mm256_or_si256(nibbles32(b.qs), high);
     }
-    return hsum_ps(acc);
-}
+};
 
-float vec_dot_q5_1_q8_1(int64_t n, const void* vw, const void* va) {
-    auto* w = static_cast<const BlockQ5_1*>(vw);
-    auto* a = static_cast<const BlockQ8_1*>(va);
+struct Q5_1Traits {
+    using Weight = BlockQ5_1;
+    using Act = BlockQ8_1;
+    static constexpr bool kSigned = false, kMin = true;
+    __m256i quants(const Weight& b) const {
+        const __m256i high = _mm256_and_si256(bits32_to_bytes(b.qh), _mm256_set1_epi8(0x10));
+        return _mm256_or_si256(nibbles32(b.qs), high);
+    }
+};
+
+struct Q8_0Traits {
+    using Weight = BlockQ8_0;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kMin = false;
+    __m256i quants(const Weight& b) const { return load32(b.qs); }
+};
+
+struct IQ4_NLTraits {
+    using Weight = BlockIQ4_NL;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kMin = false;
+    __m128i values = iq4nl_values();
+    __m256i quants(const Weight& b) const { return iq4nl_lookup(b.qs, values); }
+};
+
+template <class T>
+float vec_dot_q0(int64_t n, const void* vw, const void* va) {
+    auto* w = static_cast<const typename T::Weight*>(vw);
+    auto* a = static_cast<const typename T::Act*>(va);
+    const T traits;
     __m256 acc = _mm256_setzero_ps();
     float mins = 0;
-    for (int64_t i = 0; i < n / kQK5_1; ++i) {
-        const __m256i high = _mm256_and_si256(bits32_to_bytes(w[i].qh), _mm256_set1_epi8(0x10));
-        const __m256i q = _mm256_or_si256(nibbles32(w[i].qs), high);
-        const __m256i p = dot_u8_s8(q, load32(a[i].qs));
+    for (int64_t i = 0; i < n / 32; ++i) {
+        const __m256i q = traits.quants(w[i]);
+        const __m256i p =
+            T::kSigned ? dot_s8_s8(q, load32(a[i].qs)) : dot_u8_s8(q, load32(a[i].qs));
         acc =
             _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
-        mins += f16(w[i].m) * f16(a[i].s);
+        if constexpr (T::kMin) mins = std::fma(f16(w[i].m), f16(a[i].s), mins);
     }
-    return hsum_ps(acc) + mins;
+    return T::kMin ? hsum_ps(acc) + mins : hsum_ps(acc);
 }
 
-float vec_dot_q8_0_q8_0(int64_t n, const void* vw, const void* va) {
-    auto* w = static_cast<const BlockQ8_0*>(vw);
-    auto* a = static_cast<const BlockQ8_0*>(va);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / kQK8_0; ++i) {
-        const __m256i p = dot_s8_s8(load32(w[i].qs), load32(a[i].qs));
-        acc =
-            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
+// 4 weight rows x 3 activation rows, each of the 12 dot products summed
+// exactly as vec_dot_q0 sums it; a weight block is unpacked once for 3
+// activation rows and an activation block loaded once for 4 weight rows.
+template <class T>
+void tile_q0_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+    using W = typename T::Weight;
+    using A = typename T::Act;
+    const char* w = static_cast<const char*>(vw);
+    const char* a = static_cast<const char*>(va);
+    const T traits;
+    __m256 acc[4][3];
+    for (auto& r : acc)
+        for (auto& c : r) c = _mm256_setzero_ps();
+    float mins[4][3] = {};
+    for (int64_t i = 0; i < n / 32; ++i) {
+        const A* ab[3];
+        __m256i av[3];
+        float ad[3];
+        for (int j = 0; j < 3; ++j) {
+            ab[j] = reinterpret_cast<const A*>(a + size_t(j) * as) + i;
+            av[j] = load32(ab[j]->qs);
+            ad[j] = f16(ab[j]->d);
+        }
+        for (int r = 0; r < 4; ++r) {
+            const W& wb = reinterpret_cast<const W*>(w + size_t(r) * ws)[i];
+            const __m256i q = traits.quants(wb);
+            const float wd = f16(wb.d);
+            const __m256i qu = T::kSigned ? _mm256_sign_epi8(q, q) : q;
+            for (int j = 0; j < 3; ++j) {
+                const __m256i p = dot_u8_s8(qu, T::kSigned ? _mm256_sign_epi8(av[j], q) : av[j]);
+                acc[r][j] =
+                    _mm256_fmadd_ps(_mm256_set1_ps(wd * ad[j]), _mm256_cvtepi32_ps(p), acc[r][j]);
+                if constexpr (T::kMin) mins[r][j] = std::fma(f16(wb.m), f16(ab[j]->s), mins[r][j]);
+            }
+        }
     }
-    return hsum_ps(acc);
-}
-
-inline __m256i iq4nl_lookup(const uint8_t* qs, __m128i values) {
-    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    const __m128i m4 = _mm_set1_epi8(0x0F);
-    const __m128i lo = _mm_shuffle_epi8(values, _mm_and_si128(t, m4));
-    const __m128i hi = _mm_shuffle_epi8(values, _mm_and_si128(_mm_srli_epi16(t, 4), m4));
-    return _mm256_set_m128i(hi, lo);
-}
-
-float vec_dot_iq4_nl_q8_0(int64_t n, const void* vw, const void* va) {
-    auto* w = static_cast<const BlockIQ4_NL*>(vw);
-    auto* a = static_cast<const BlockQ8_0*>(va);
-    const __m128i values = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues));
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / kQK4_NL; ++i) {
-        const __m256i p = dot_s8_s8(iq4nl_lookup(w[i].qs, values), load32(a[i].qs));
-        acc =
-            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    return hsum_ps(acc);
+    for (int r = 0; r < 4; ++r)
+        for (int j = 0; j < 3; ++j)
+            out[r * 3 + j] = T::kMin ? hsum_ps(acc[r][j]) + mins[r][j] : hsum_ps(acc[r][j]);
 }
 
 // --- K-quants against Q8_K ----------------------------------------------------------
-
-// Q4_K/Q5_K's 12 packed bytes as 8 scales (bytes 0-7) then 8 mins (bytes 8-15).
-inline __m128i k4_scales_mins(const uint8_t* packed) {
-    constexpr uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
-    uint32_t u[4];
-    std::memcpy(u, packed, 12);
-    u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
-    const uint32_t mins_low = u[1] & kmask1;
-    u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
-    u[2] = mins_low;
-    u[0] &= kmask1;
-    return _mm_set_epi32(int(u[3]), int(u[2]), int(u[1]), int(u[0]));
-}
-
-// sum over the 8 sub-blocks of min[s] * (bsums[2s] + bsums[2s+1]).
-inline int k4_mins_dot(__m256i scales_mins16, const int16_t* bsums) {
-    const __m256i b = load32(bsums);
-    const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
-    const __m128i prod = _mm_madd_epi16(_mm256_extracti128_si256(scales_mins16, 1), pairs);
-    __m128i s = _mm_add_epi32(prod, _mm_unpackhi_epi64(prod, prod));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
-    return _mm_cvtsi128_si32(s);
-}
-
-// Broadcasts 16-bit lane s of each 128-bit half.
-inline __m256i broadcast_i16(__m256i v, int s) {
-    return _mm256_shuffle_epi8(v, _mm256_set1_epi16(short((2 * s) | ((2 * s + 1) << 8))));
-}
 
 // In llama.cpp's x86 build Q4_K weights are repacked and multiplied by its
 // gemv/gemm kernels, which keep one running fused multiply-add for the scale
@@ -419,7 +359,7 @@ float vec_dot_q3_k_q8_k(int64_t n, const void* vw, const void* va) {
 float vec_dot_iq4_xs_q8_k(int64_t n, const void* vw, const void* va) {
     auto* w = static_cast<const BlockIQ4_XS*>(vw);
     auto* a = static_cast<const BlockQ8_K*>(va);
-    const __m128i values = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues));
+    const __m128i values = iq4nl_values();
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         __m256i sumi = _mm256_setzero_si256();
@@ -597,19 +537,21 @@ void convert_f32(const float* x, void* y, int64_t n) {
 }
 
 constexpr MatmulTileEntry kAvx2Tiles[] = {
-    {GgmlType::f32, tile_f32_f32_4x3},
-    {GgmlType::f16, tile_f16_f16_4x3},
+    {GgmlType::f32, tile_f32_f32_4x3},         {GgmlType::f16, tile_f16_f16_4x3},
+    {GgmlType::q4_0, tile_q0_4x3<Q4_0Traits>}, {GgmlType::q4_1, tile_q0_4x3<Q4_1Traits>},
+    {GgmlType::q5_0, tile_q0_4x3<Q5_0Traits>}, {GgmlType::q5_1, tile_q0_4x3<Q5_1Traits>},
+    {GgmlType::q8_0, tile_q0_4x3<Q8_0Traits>}, {GgmlType::iq4_nl, tile_q0_4x3<IQ4_NLTraits>},
 };
 
 constexpr MatmulKernelEntry kAvx2Kernels[] = {
     {GgmlType::f32, {GgmlType::f32, convert_f32, vec_dot_f32_f32}},
     {GgmlType::f16, {GgmlType::f16, convert_f16, vec_dot_f16_f16}},
-    {GgmlType::q4_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q4_0_q8_0}},
-    {GgmlType::q4_1, {GgmlType::q8_1, quantize_q8_1, vec_dot_q4_1_q8_1}},
-    {GgmlType::q5_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q5_0_q8_0}},
-    {GgmlType::q5_1, {GgmlType::q8_1, quantize_q8_1, vec_dot_q5_1_q8_1}},
-    {GgmlType::q8_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q8_0_q8_0}},
-    {GgmlType::iq4_nl, {GgmlType::q8_0, quantize_q8_0, vec_dot_iq4_nl_q8_0}},
+    {GgmlType::q4_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q0<Q4_0Traits>}},
+    {GgmlType::q4_1, {GgmlType::q8_1, quantize_q8_1, vec_dot_q0<Q4_1Traits>}},
+    {GgmlType::q5_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q0<Q5_0Traits>}},
+    {GgmlType::q5_1, {GgmlType::q8_1, quantize_q8_1, vec_dot_q0<Q5_1Traits>}},
+    {GgmlType::q8_0, {GgmlType::q8_0, quantize_q8_0, vec_dot_q0<Q8_0Traits>}},
+    {GgmlType::iq4_nl, {GgmlType::q8_0, quantize_q8_0, vec_dot_q0<IQ4_NLTraits>}},
     {GgmlType::q2_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q2_k_q8_k}},
     {GgmlType::q3_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q3_k_q8_k}},
     {GgmlType::q4_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q4_k_q8_k}},

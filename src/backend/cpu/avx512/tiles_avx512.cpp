@@ -1,0 +1,219 @@
+// AVX-512 (F, BW, VL, VNNI) tiles for the 32-element quant types: the
+// contract of kernels.h's MatmulTileFn, each of the 12 sums bit for bit the
+// AVX2 vec_dot's (ggml's order: per block one FMA of d_w * d_a times the 8
+// s32 lane sums into 8 float lanes, reduced pairwise at the end).
+//
+// Only the integer part differs, and integer sums are exact in any order:
+// vpdpbusd multiplies unsigned weight bytes by signed activation bytes and
+// adds the four products of a lane into s32 in one instruction, without the
+// s16 saturation of vpmaddubsw. Signed weights are made unsigned by an offset
+// (q + 8 for Q4_0, q + 16 for Q5_0, q + 128 for Q8_0 and IQ4_NL), and
+// offset * (the lane's sum of activations) is taken off by starting each
+// lane's sum at minus that. The registers stay 8 floats wide, so the float
+// lanes are ggml's; AVX-512VL gives 32 of them, enough for the whole tile.
+//
+// This file alone is compiled with these flags (CMakeLists.txt), and its code
+// runs only when cpu_features() reports them.
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/x86_simd.h"
+#include "tensor/blocks.h"
+#include "tensor/quants.h"
+
+namespace slim::cpu {
+
+namespace {
+
+// Byte j is 0x10 where bit j of the 32-bit little-endian word is set.
+inline __m256i fifth_bits(const uint8_t* qh) {
+    uint32_t x;
+    std::memcpy(&x, qh, 4);
+    const __mmask32 set = _cvtu32_mask32(x);
+    return _mm256_maskz_mov_epi8(set, _mm256_set1_epi8(0x10));
+}
+
+// Per type: the weight and activation blocks, the 32 quants as unsigned
+// bytes, and the offset subtracted from them (0 for types with a min).
+struct Q4_0Tile {
+    using Weight = BlockQ4_0;
+    using Act = BlockQ8_0;
+    static constexpr int kOffset = 8;
+    static constexpr bool kMin = false;
+    __m256i quants(const Weight& b) const { return nibbles32(b.qs); }
+};
+
+struct Q4_1Tile {
+    using Weight = BlockQ4_1;
+    using Act = BlockQ8_1;
+    static constexpr int kOffset = 0;
+    static constexpr bool kMin = true;
+    __m256i quants(const Weight& b) const { return nibbles32(b.qs); }
+};
+
+struct Q5_0Tile {
+    using Weight = BlockQ5_0;
+    using Act = BlockQ8_0;
+    static constexpr int kOffset = 16;
+    static constexpr bool kMin = false;
+    __m256i quants(const Weight& b) const {
+        return _mm256_or_si256(nibbles32(b.qs), fifth_bits(b.qh));
+    }
+};
+
+struct Q5_1Tile {
+    using Weight = BlockQ5_1;
+    using Act = BlockQ8_1;
+    static constexpr int kOffset = 0;
+    static constexpr bool kMin = true;
+    __m256i quants(const Weight& b) const {
+        return _mm256_or_si256(nibbles32(b.qs), fifth_bits(b.qh));
+    }
+};
+
+struct Q8_0Tile {
+    using Weight = BlockQ8_0;
+    using Act = BlockQ8_0;
+    static constexpr int kOffset = 128;
+    static constexpr bool kMin = false;
+    __m256i quants(const Weight& b) const {
+        return _mm256_xor_si256(load32(b.qs), _mm256_set1_epi8(char(0x80)));
+    }
+};
+
+struct IQ4_NLTile {
+    using Weight = BlockIQ4_NL;
+    using Act = BlockQ8_0;
+    static constexpr int kOffset = 128;
+    static constexpr bool kMin = false;
+    // The 16 values + 128, as unsigned bytes.
+    __m128i values = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)),
+                                   _mm_set1_epi8(char(0x80)));
+    __m256i quants(const Weight& b) const {
+        const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+        const __m128i m4 = _mm_set1_epi8(0x0F);
+        const __m128i lo = _mm_shuffle_epi8(values, _mm_and_si128(t, m4));
+        const __m128i hi = _mm_shuffle_epi8(values, _mm_and_si128(_mm_srli_epi16(t, 4), m4));
+        return _mm256_set_m128i(hi, lo);
+    }
+};
+
+template <class T>
+void tile_q0_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+    using W = typename T::Weight;
+    using A = typename T::Act;
+    const char* w = static_cast<const char*>(vw);
+    const char* a = static_cast<const char*>(va);
+    const T traits;
+    __m256 acc[4][3];
+    for (auto& r : acc)
+        for (auto& c : r) c = _mm256_setzero_ps();
+    float mins[4][3] = {};
+    for (int64_t i = 0; i < n / 32; ++i) {
+        const A* ab[3];
+        __m256i av[3], start[3];
+        __m256 ad[3];
+        for (int j = 0; j < 3; ++j) {
+            ab[j] = reinterpret_cast<const A*>(a + size_t(j) * as) + i;
+            av[j] = load32(ab[j]->qs);
+            ad[j] = _mm256_set1_ps(f16(ab[j]->d));
+            start[j] = _mm256_setzero_si256();
+            if constexpr (T::kOffset != 0) {
+                const __m256i lane_sums = _mm256_dpbusd_epi32(
+                    _mm256_setzero_si256(), _mm256_set1_epi8(char(T::kOffset)), av[j]);
+                start[j] = _mm256_sub_epi32(_mm256_setzero_si256(), lane_sums);
+            }
+        }
+        for (int r = 0; r < 4; ++r) {
+            const W& wb = reinterpret_cast<const W*>(w + size_t(r) * ws)[i];
+            const __m256i q = traits.quants(wb);
+            const __m256 wd = _mm256_set1_ps(f16(wb.d));
+            for (int j = 0; j < 3; ++j) {
+                const __m256i p = _mm256_dpbusd_epi32(start[j], q, av[j]);
+                acc[r][j] =
+                    _mm256_fmadd_ps(_mm256_mul_ps(wd, ad[j]), _mm256_cvtepi32_ps(p), acc[r][j]);
+                if constexpr (T::kMin) mins[r][j] = std::fma(f16(wb.m), f16(ab[j]->s), mins[r][j]);
+            }
+        }
+    }
+    for (int r = 0; r < 4; ++r)
+        for (int j = 0; j < 3; ++j)
+            out[r * 3 + j] = T::kMin ? hsum_ps(acc[r][j]) + mins[r][j] : hsum_ps(acc[r][j]);
+}
+
+// Q4_K in the order of llama.cpp's repacked gemm, as avx2/'s
+// vec_dot_q4_k_q8_k sums it: per block, one FMA of the block's integer sum
+// (scales applied) times d * a.d into a running float, and one of the min
+// sum times dmin * a.d into another. vpdpwssd applies a sub-block's scale
+// and accumulates in one instruction.
+void tile_q4_k_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+    const char* w = static_cast<const char*>(vw);
+    const char* a = static_cast<const char*>(va);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    float acc[4][3] = {}, mins[4][3] = {};
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockQ8_K* ab[3];
+        for (int j = 0; j < 3; ++j)
+            ab[j] = reinterpret_cast<const BlockQ8_K*>(a + size_t(j) * as) + i;
+        const BlockQ4_K* wb[4];
+        __m256i scales[4];
+        for (int r = 0; r < 4; ++r) {
+            wb[r] = reinterpret_cast<const BlockQ4_K*>(w + size_t(r) * ws) + i;
+            const __m256i sm = _mm256_cvtepu8_epi16(k4_scales_mins(wb[r]->scales));
+            scales[r] = _mm256_permute2x128_si256(sm, sm, 0x00);
+            for (int j = 0; j < 3; ++j)
+                mins[r][j] = std::fma(float(k4_mins_dot(sm, ab[j]->bsums)),
+                                      f16(wb[r]->dmin) * ab[j]->d, mins[r][j]);
+        }
+        __m256i sumi[4][3];
+        for (auto& r : sumi)
+            for (auto& c : r) c = _mm256_setzero_si256();
+        for (int c = 0; c < 4; ++c) {  // sub-blocks 2c (low nibbles) and 2c + 1 (high)
+            __m256i a_lo[3], a_hi[3];
+            for (int j = 0; j < 3; ++j) {
+                a_lo[j] = load32(ab[j]->qs + 64 * c);
+                a_hi[j] = load32(ab[j]->qs + 64 * c + 32);
+            }
+            for (int r = 0; r < 4; ++r) {
+                const __m256i bits = load32(wb[r]->qs + 32 * c);
+                const __m256i lo = _mm256_and_si256(bits, m4);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+                const __m256i s_lo = broadcast_i16(scales[r], 2 * c);
+                const __m256i s_hi = broadcast_i16(scales[r], 2 * c + 1);
+                for (int j = 0; j < 3; ++j) {
+                    sumi[r][j] =
+                        _mm256_dpwssd_epi32(sumi[r][j], _mm256_maddubs_epi16(lo, a_lo[j]), s_lo);
+                    sumi[r][j] =
+                        _mm256_dpwssd_epi32(sumi[r][j], _mm256_maddubs_epi16(hi, a_hi[j]), s_hi);
+                }
+            }
+        }
+        for (int r = 0; r < 4; ++r)
+            for (int j = 0; j < 3; ++j)
+                acc[r][j] =
+                    std::fma(float(hsum_i32(sumi[r][j])), f16(wb[r]->d) * ab[j]->d, acc[r][j]);
+    }
+    for (int r = 0; r < 4; ++r)
+        for (int j = 0; j < 3; ++j) out[r * 3 + j] = acc[r][j] - mins[r][j];
+}
+
+constexpr MatmulTileEntry kAvx512Tiles[] = {
+    {GgmlType::q4_k, tile_q4_k_4x3},
+    {GgmlType::q4_0, tile_q0_4x3<Q4_0Tile>},
+    {GgmlType::q4_1, tile_q0_4x3<Q4_1Tile>},
+    {GgmlType::q5_0, tile_q0_4x3<Q5_0Tile>},
+    {GgmlType::q5_1, tile_q0_4x3<Q5_1Tile>},
+    {GgmlType::q8_0, tile_q0_4x3<Q8_0Tile>},
+    {GgmlType::iq4_nl, tile_q0_4x3<IQ4_NLTile>},
+};
+
+}  // namespace
+
+std::span<const MatmulTileEntry> avx512_tile_table() {
+    return kAvx512Tiles;
+}
+
+}  // namespace slim::cpu

@@ -1,0 +1,122 @@
+// SIMD helpers shared by the x86 kernel files (avx2/, avx512/), each of
+// which is compiled with its own -m flags. Everything here is in an unnamed
+// namespace, so every including file gets its own copy compiled with its own
+// flags: with ordinary inline functions the linker would keep one copy, and
+// one compiled for AVX-512 could end up running on a CPU with only AVX2.
+#pragma once
+
+#if !defined(__AVX2__) || !defined(__FMA__) || !defined(__F16C__)
+#error "x86_simd.h is for the ISA kernel files, compiled with at least -mavx2 -mfma -mf16c"
+#endif
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "tensor/quants.h"
+
+namespace slim::cpu {
+namespace {
+
+inline float f16(uint16_t h) {
+    return _cvtsh_ss(h);
+}
+
+inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// acc + a * b rounded twice, as llama.cpp's tiled kernel does it with separate
+// vector multiply and add (the kernel files are compiled with FMA, and the
+// compiler would otherwise be free to fuse the two).
+inline float add_product_unfused(float acc, float a, float b) {
+    return _mm_cvtss_f32(_mm_add_ss(_mm_set_ss(acc), _mm_mul_ss(_mm_set_ss(a), _mm_set_ss(b))));
+}
+
+inline int hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+    return _mm_cvtsi128_si32(s);
+}
+
+// 32 nibbles in element order: bytes 0-15 low nibbles of qs[0..15], bytes
+// 16-31 their high nibbles.
+inline __m256i nibbles32(const uint8_t* qs) {
+    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
+}
+
+// Byte j is 0xFF where bit j of the 32-bit little-endian word is set.
+inline __m256i bits32_to_bytes(const uint8_t* bits) {
+    uint32_t x;
+    std::memcpy(&x, bits, 4);
+    const __m256i shuffle =
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(int(x)), shuffle);
+    const __m256i all_but_bit = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    return _mm256_cmpeq_epi8(_mm256_or_si256(bytes, all_but_bit), _mm256_set1_epi64x(-1));
+}
+
+// u8 x s8 products summed to 8 s32 lanes of 4 products each.
+inline __m256i dot_u8_s8(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// s8 x s8 products (w any byte, a in -127..127) summed to 8 s32 lanes.
+inline __m256i dot_s8_s8(__m256i w, __m256i a) {
+    return dot_u8_s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+}
+
+inline __m256i load32(const void* p) {
+    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+inline __m128i iq4nl_values() {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues));
+}
+
+// 32 IQ4_NL / IQ4_XS 4-bit indices (nibbles as Q4_0) looked up in values.
+inline __m256i iq4nl_lookup(const uint8_t* qs, __m128i values) {
+    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    const __m128i lo = _mm_shuffle_epi8(values, _mm_and_si128(t, m4));
+    const __m128i hi = _mm_shuffle_epi8(values, _mm_and_si128(_mm_srli_epi16(t, 4), m4));
+    return _mm256_set_m128i(hi, lo);
+}
+
+// Q4_K/Q5_K's 12 packed bytes as 8 scales (bytes 0-7) then 8 mins (bytes 8-15).
+inline __m128i k4_scales_mins(const uint8_t* packed) {
+    constexpr uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
+    uint32_t u[4];
+    std::memcpy(u, packed, 12);
+    u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
+    const uint32_t mins_low = u[1] & kmask1;
+    u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
+    u[2] = mins_low;
+    u[0] &= kmask1;
+    return _mm_set_epi32(int(u[3]), int(u[2]), int(u[1]), int(u[0]));
+}
+
+// sum over the 8 sub-blocks of min[s] * (bsums[2s] + bsums[2s+1]).
+inline int k4_mins_dot(__m256i scales_mins16, const int16_t* bsums) {
+    const __m256i b = load32(bsums);
+    const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+    const __m128i prod = _mm_madd_epi16(_mm256_extracti128_si256(scales_mins16, 1), pairs);
+    __m128i s = _mm_add_epi32(prod, _mm_unpackhi_epi64(prod, prod));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+    return _mm_cvtsi128_si32(s);
+}
+
+// Broadcasts 16-bit lane s of each 128-bit half.
+inline __m256i broadcast_i16(__m256i v, int s) {
+    return _mm256_shuffle_epi8(v, _mm256_set1_epi16(short((2 * s) | ((2 * s + 1) << 8))));
+}
+
+}  // namespace
+}  // namespace slim::cpu

@@ -1,0 +1,122 @@
+// Every ISA's attention kernel (kernels.h) against the scalar one, bit for
+// bit: they promise the same float operations in the same order, which is
+// what keeps slim's attention equal to llama.cpp's. Inputs are random F16
+// keys and values, F16-rounded queries, probabilities spanning many orders
+// of magnitude, and scores whose exponentials underflow to subnormals and
+// zero, at head sizes with and without a tail past 64 or 16.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/cpu_features.h"
+#include "backend/cpu/kernels.h"
+#include "tensor/fp16.h"
+
+namespace slim {
+namespace {
+
+using cpu::Isa;
+
+uint32_t bits(float x) {
+    uint32_t b;
+    std::memcpy(&b, &x, 4);
+    return b;
+}
+
+uint64_t bits(double x) {
+    uint64_t b;
+    std::memcpy(&b, &x, 8);
+    return b;
+}
+
+class IsaAttention : public ::testing::TestWithParam<Isa> {
+  protected:
+    void SetUp() override {
+        if (!cpu::isa_supported(GetParam(), cpu::cpu_features()))
+            GTEST_SKIP() << "this CPU (or its OS) cannot run " << cpu::isa_name(GetParam())
+                         << " code";
+        kernel_ = cpu::isa_attention_kernel(GetParam());
+        if (!kernel_)
+            GTEST_SKIP() << "no " << cpu::isa_name(GetParam())
+                         << " attention kernel (the next one down is used)";
+    }
+
+    std::vector<uint16_t> random_f16(size_t n) {
+        std::vector<uint16_t> v(n);
+        for (uint16_t& h : v) h = fp32_to_fp16(normal_(rng_) * 3.0f);
+        return v;
+    }
+
+    const cpu::AttentionKernel* kernel_ = nullptr;
+    const cpu::AttentionKernel& scalar_ = cpu::scalar_attention_kernel();
+    std::mt19937 rng_{11};
+    std::normal_distribution<float> normal_{0.0f, 1.0f};
+};
+
+TEST_P(IsaAttention, DotProductsEqualScalar) {
+    for (int lanes : {16, 64}) {
+        for (int n : {16, 64, 80, 128, 200, 256}) {
+            if (lanes == 16 && n % 16 != 0) continue;
+            std::vector<float> q(static_cast<size_t>(n));
+            for (float& x : q) x = fp16_to_fp32(fp32_to_fp16(normal_(rng_)));
+            for (int rep = 0; rep < 50; ++rep) {
+                const std::vector<uint16_t> k = random_f16(static_cast<size_t>(n));
+                const double want = scalar_.dot_f16(q.data(), k.data(), n, lanes);
+                const double got = kernel_->dot_f16(q.data(), k.data(), n, lanes);
+                ASSERT_EQ(bits(got), bits(want)) << "lanes " << lanes << " n " << n;
+            }
+        }
+    }
+}
+
+TEST_P(IsaAttention, WeightedSumsEqualScalar) {
+    for (int lanes : {16, 64}) {
+        for (int n : {64, 72, 256}) {
+            std::vector<float> want(size_t(lanes * n), 0.0f);
+            std::vector<float> got = want;
+            for (int s = 0; s < 3 * lanes + 5; ++s) {
+                const std::vector<uint16_t> v = random_f16(size_t(n));
+                const float p = std::ldexp(std::abs(normal_(rng_)), -int(rng_() % 20));
+                const size_t lane = size_t(s % lanes) * size_t(n);
+                scalar_.axpy_f16(p, v.data(), want.data() + lane, n);
+                kernel_->axpy_f16(p, v.data(), got.data() + lane, n);
+            }
+            ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0);
+            std::vector<float> out_want(static_cast<size_t>(n)), out_got(static_cast<size_t>(n));
+            scalar_.reduce_lanes(want.data(), lanes, n, out_want.data());
+            kernel_->reduce_lanes(want.data(), lanes, n, out_got.data());
+            for (int i = 0; i < n; ++i)
+                ASSERT_EQ(bits(out_got[size_t(i)]), bits(out_want[size_t(i)]))
+                    << "lanes " << lanes << " n " << n << " column " << i;
+        }
+    }
+}
+
+TEST_P(IsaAttention, SoftmaxExpEqualsScalar) {
+    // Scores from far below the max (exp underflows: subnormals, then 0)
+    // to the max itself, -inf for masked slots.
+    std::vector<float> x(16 * 40);
+    for (size_t i = 0; i < x.size(); ++i) {
+        x[i] = -std::abs(normal_(rng_)) * float(1 << (i % 8));
+        if (i % 37 == 0) x[i] = -INFINITY;
+        if (i % 29 == 0) x[i] = -87.0f - float(i % 60);  // around the subnormal range
+    }
+    x[5] = 0.0f;
+    std::vector<float> want = x, got = x;
+    const float max = 0.25f;
+    const double sum_want = scalar_.softmax_exp(want.data(), int64_t(want.size()), max);
+    const double sum_got = kernel_->softmax_exp(got.data(), int64_t(got.size()), max);
+    EXPECT_EQ(bits(sum_got), bits(sum_want));
+    for (size_t i = 0; i < x.size(); ++i)
+        ASSERT_EQ(bits(got[i]), bits(want[i])) << "x = " << x[i] << " - " << max;
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, IsaAttention, ::testing::Values(Isa::avx2, Isa::avx512),
+                         [](const auto& param) { return std::string(cpu::isa_name(param.param)); });
+
+}  // namespace
+}  // namespace slim
