@@ -125,11 +125,17 @@ int niah_score(std::string_view reply, std::string_view answer) {
 }
 
 NiahPromptTemplate niah_prompt_template(const GgufFile& file, const Tokenizer& tokenizer,
-                                        bool use_chat_template) {
+                                        NiahPromptStyle style) {
     const Vocab& vocab = tokenizer.vocab();
     ChatTemplateSource source = chat_template_for(file);
-    if (!use_chat_template || source.origin == "built-in chatml") {
+    const bool in_file = source.origin == "tokenizer.chat_template";
+    if (style == NiahPromptStyle::plain || (style == NiahPromptStyle::automatic && !in_file)) {
         return {"", "\n\nAnswer:", vocab.flags().add_bos, "plain"};
+    }
+    if (source.origin == "built-in chatml") {
+        throw Error(ErrorKind::unsupported, file.path(), "tokenizer.chat_template", std::nullopt,
+                    "a chat template in the file, or a family with a published one (gemma)",
+                    "neither");
     }
     jinja::Template tpl(source.source, source.origin);
     jinja::ChatRequest request;

@@ -7,8 +7,8 @@
 // A cell's prompt, for a context length L and a depth d%:
 //
 //   - the user message is  haystack sentences + needle at d% + "\n\n" + question,
-//     wrapped in the model's chat template with add_generation_prompt (or a
-//     plain "...\n\nAnswer:" prompt, see niah_prompt_template);
+//     wrapped in the model's chat template with add_generation_prompt, or
+//     followed by "\n\nAnswer:" for models without one (niah_prompt_template);
 //   - the prompt fills L - max_tokens tokens as closely as whole sentences
 //     allow (it falls short by less than one sentence), so prompt and reply
 //     fit in L tokens;
@@ -77,14 +77,22 @@ struct NiahPromptTemplate {
     std::string origin;    // "tokenizer.chat_template", "built-in gemma" or "plain"
 };
 
-// The model's chat template (tokenizer.chat_template, else its family's
-// published one, runtime/chat_template.h) rendered around one user message
-// with add_generation_prompt; or a plain prompt (the message, then
-// "\n\nAnswer:") when use_chat_template is false or the file has no template
-// and its family no published one: ChatML, llama.cpp's fallback, would be a
-// guess. Error(unsupported) when the template drops the message.
+enum class NiahPromptStyle {
+    automatic,  // the file's chat template if it has one, else plain
+    chat,       // the file's template, else its family's published one
+    plain,      // the message, then "\n\nAnswer:", after BOS where the vocabulary adds one
+};
+
+// The text around the user message: a chat template rendered around one
+// user message with add_generation_prompt, or the plain prompt. `automatic`
+// asks base models, whose files ship without a template, in plain text: Gemma
+// 3 270M (the default model) answers the plain prompt and only repeats the
+// text's first sentence inside Gemma's chat turns, which it was not tuned
+// on. `chat` with no template in the file nor a published one for the family
+// is Error(unsupported): ChatML, llama.cpp's fallback, would be a guess.
+// Error(unsupported) too when a template drops or repeats the message.
 NiahPromptTemplate niah_prompt_template(const GgufFile& file, const Tokenizer& tokenizer,
-                                        bool use_chat_template);
+                                        NiahPromptStyle style);
 
 // The haystack's sentences, tokenized once.
 class NiahHaystack {

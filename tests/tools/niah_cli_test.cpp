@@ -82,6 +82,15 @@ TEST_F(NiahErrors, NeedleQuestionAndAnswer) {
     expect_error(slim_niah("--needle '' --question 'Q?' --answer x"), "non-empty");
 }
 
+TEST_F(NiahErrors, NoChatTemplateToAskWith) {
+    // llama.cpp's SentencePiece test vocabulary: a llama file without a template.
+    auto r = run_command(test::slim_binary().string() + " niah -m " +
+                         (test::vocab_dir() / "ggml-vocab-llama-spm.gguf").string() +
+                         " --prompt chat -o /tmp/slim-niah-never");
+    expect_error(r, "tokenizer.chat_template");
+    expect_error(slim_niah("--prompt bogus"), "--prompt");
+}
+
 TEST_F(NiahErrors, OutputFolderMissing) {
     auto r = run_command(test::slim_binary().string() + " niah -m " +
                          test::smollm2_model().string() + " -o /nonexistent/run");

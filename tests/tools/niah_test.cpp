@@ -113,7 +113,7 @@ constexpr std::string_view kSmolSuffix = "<|im_end|>\n<|im_start|>assistant\n";
 
 TEST(NiahPrompt, FillsTheLengthWithTheNeedleAtItsDepth) {
     const Loaded& m = smollm2();
-    NiahPromptTemplate tpl = niah_prompt_template(m.file, m.tokenizer, true);
+    NiahPromptTemplate tpl = niah_prompt_template(m.file, m.tokenizer, NiahPromptStyle::automatic);
     EXPECT_EQ(tpl.origin, "tokenizer.chat_template");
     EXPECT_EQ(tpl.prefix, kSmolPrefix);
     EXPECT_EQ(tpl.suffix, kSmolSuffix);
@@ -171,9 +171,17 @@ TEST(NiahPrompt, FillsTheLengthWithTheNeedleAtItsDepth) {
     }
 }
 
-TEST(NiahPrompt, GemmaUsesItsPublishedTemplate) {
+TEST(NiahPrompt, GemmaBaseModelAsksPlainUnlessToldOtherwise) {
+    // The default model's file has no template: a base model.
     const Loaded& m = gemma();
-    NiahPromptTemplate tpl = niah_prompt_template(m.file, m.tokenizer, true);
+    NiahPromptTemplate plain =
+        niah_prompt_template(m.file, m.tokenizer, NiahPromptStyle::automatic);
+    EXPECT_EQ(plain.origin, "plain");
+    EXPECT_TRUE(plain.add_bos);
+    EXPECT_EQ(plain.prefix, "");
+    EXPECT_EQ(plain.suffix, "\n\nAnswer:");
+
+    NiahPromptTemplate tpl = niah_prompt_template(m.file, m.tokenizer, NiahPromptStyle::chat);
     EXPECT_EQ(tpl.origin, "built-in gemma");
     EXPECT_EQ(tpl.prefix, "<bos><start_of_turn>user\n");
     EXPECT_EQ(tpl.suffix, "<end_of_turn>\n<start_of_turn>model\n");
@@ -192,7 +200,7 @@ TEST(NiahPrompt, PlainWithoutAChatTemplate) {
     // template, whose tokenizer puts a space before the text.
     GgufFile f = GgufFile::open(test::vocab_dir() / "ggml-vocab-llama-spm.gguf");
     Tokenizer tok = Tokenizer::load(f);
-    NiahPromptTemplate tpl = niah_prompt_template(f, tok, true);
+    NiahPromptTemplate tpl = niah_prompt_template(f, tok, NiahPromptStyle::automatic);
     EXPECT_EQ(tpl.origin, "plain");
     EXPECT_EQ(tpl.suffix, "\n\nAnswer:");
     const std::string text = "First sentence here. Second one follows. Third one ends it.";
@@ -201,16 +209,21 @@ TEST(NiahPrompt, PlainWithoutAChatTemplate) {
     NiahPromptBuilder builder(tok, tpl, haystack, needle);
     NiahPrompt p = builder.build(builder.overhead_tokens() + 9, 100);
     ASSERT_EQ(p.tokens[0], tok.vocab().special().bos);
-    EXPECT_EQ(tok.detokenize(std::span<const TokenId>(p.tokens).subspan(1)), "First sentence here. Second one follows. " +
-                                                  needle.needle + "\n\n" + needle.question +
-                                                  "\n\nAnswer:");
+    EXPECT_EQ(tok.detokenize(std::span<const TokenId>(p.tokens).subspan(1)),
+              "First sentence here. Second one follows. " + needle.needle + "\n\n" +
+                  needle.question + "\n\nAnswer:");
     // And when the user asks for it.
-    EXPECT_EQ(niah_prompt_template(smollm2().file, smollm2().tokenizer, false).origin, "plain");
+    EXPECT_EQ(
+        niah_prompt_template(smollm2().file, smollm2().tokenizer, NiahPromptStyle::plain).origin,
+        "plain");
+    // No template to ask for: ChatML would be a guess.
+    EXPECT_EQ(kind_of([&] { niah_prompt_template(f, tok, NiahPromptStyle::chat); }),
+              ErrorKind::unsupported);
 }
 
 TEST(NiahPrompt, ShortHaystackStartsOver) {
     const Loaded& m = smollm2();
-    NiahPromptTemplate tpl = niah_prompt_template(m.file, m.tokenizer, true);
+    NiahPromptTemplate tpl = niah_prompt_template(m.file, m.tokenizer, NiahPromptStyle::automatic);
     NiahHaystack haystack("One small text. It is short.\n", m.tokenizer, "inline");
     NiahPromptBuilder builder(m.tokenizer, tpl, haystack, niah_default_needle());
     NiahPrompt p = builder.build(300, 50);
@@ -227,7 +240,7 @@ TEST(NiahInput, BadHaystackLengthsAndDepths) {
               ErrorKind::invalid_argument);
     EXPECT_EQ(kind_of([&] { NiahHaystack(" \n\n\t ", m.tokenizer, "blank.txt"); }),
               ErrorKind::invalid_argument);
-    NiahPromptTemplate tpl = niah_prompt_template(m.file, m.tokenizer, true);
+    NiahPromptTemplate tpl = niah_prompt_template(m.file, m.tokenizer, NiahPromptStyle::automatic);
     NiahHaystack haystack(niah_default_haystack(), m.tokenizer, "built-in");
     NiahPromptBuilder builder(m.tokenizer, tpl, haystack, niah_default_needle());
     EXPECT_EQ(kind_of([&] { builder.build(builder.overhead_tokens() - 1, 50); }),

@@ -43,7 +43,7 @@ struct NiahCliOptions {
     std::string prefix = "niah";
     int max_tokens = 32;
     int n_threads = 0;
-    bool no_chat_template = false;
+    std::string prompt_style = "auto";
 };
 
 // "4096" or "4k" (4096).
@@ -154,11 +154,15 @@ void run_niah(const NiahCliOptions& o) {
     if (options.lengths.empty()) options.lengths = default_lengths(max_ctx);
 
     Tokenizer tokenizer = Tokenizer::load(file);
-    NiahPromptTemplate tpl = niah_prompt_template(file, tokenizer, !o.no_chat_template);
-    if (tpl.origin == "plain" && !o.no_chat_template) {
+    const NiahPromptStyle style = o.prompt_style == "chat"    ? NiahPromptStyle::chat
+                                  : o.prompt_style == "plain" ? NiahPromptStyle::plain
+                                                              : NiahPromptStyle::automatic;
+    NiahPromptTemplate tpl = niah_prompt_template(file, tokenizer, style);
+    if (tpl.origin == "plain" && style == NiahPromptStyle::automatic) {
         fmt::print(stderr,
-                   "slim: warning: {} has no chat template and its family no published one; "
-                   "asking with a plain prompt (text, question, \"Answer:\")\n",
+                   "niah: {} has no chat template (a base model?); asking with a plain prompt "
+                   "(text, question, \"Answer:\"); --prompt chat uses its family's published "
+                   "template where there is one\n",
                    o.model);
     }
     NiahHaystack haystack(haystack_text, tokenizer, haystack_source);
@@ -295,8 +299,11 @@ void add_niah_command(CLI::App& app) {
                     "Write PREFIX.json, PREFIX.png and PREFIX.svg (default: niah)");
     cmd->add_option("--max-tokens", o->max_tokens, "Reply length limit in tokens (default: 32)")
         ->check(CLI::Range(1, 4096));
-    cmd->add_flag("--no-chat-template", o->no_chat_template,
-                  "Ask with a plain prompt (text, question, \"Answer:\"), not the chat template");
+    cmd->add_option("--prompt", o->prompt_style,
+                    "auto: the file's chat template, plain where it has none (base models); "
+                    "chat: the file's or its family's published template; plain: text, "
+                    "question, \"Answer:\" (default: auto)")
+        ->check(CLI::IsMember({"auto", "chat", "plain"}));
     cmd->add_option("-t,--threads", o->n_threads, "Threads (default: one per core)")
         ->check(CLI::Range(0, 1024));
     cmd->callback([o] {
