@@ -372,6 +372,7 @@ NiahResult niah_run(Model& model, Backend& backend, const Tokenizer& tokenizer,
         cell.depth = options.depths[c % n_dep];
         cell.depth_actual = p.depth;
         cell.prompt_tokens = int(p.tokens.size());
+        cell.needle_token = p.needle_token;
         cell.reused_tokens = int(reuse);
         cell.haystack_tokens = p.haystack_tokens;
         cell.repeated = p.repeated;

@@ -167,6 +167,7 @@ struct NiahCell {
     double depth = 0;         // as asked
     double depth_actual = 0;  // where the needle went (NiahPrompt::depth)
     int prompt_tokens = 0;
+    int needle_token = 0;   // index of the needle's first token in the prompt
     int reused_tokens = 0;  // prompt tokens whose KV the previous cell left
     int haystack_tokens = 0;
     bool repeated = false;

@@ -1,5 +1,11 @@
 // `slim niah` end to end on SmolLM2-135M-Instruct with a 2 x 2 grid: the
-// files it writes, and scores that follow from the replies it records.
+// files it writes, scores that follow from the replies it records, and
+// prompts and greedy replies equal to llama.cpp's for the same cells
+// (tests/reference/niah/smollm2.json, tools/reference/make_niah_refs.py,
+// which builds the prompts with llama.cpp's tokenizer and jinja2). slim
+// computes SmolLM2 with llama.cpp's arithmetic bit for bit, so the replies
+// must match token for token, although slim reuses the KV cache between
+// cells and llama.cpp starts each from an empty one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -40,9 +46,23 @@ TEST(NiahRun, SmolLM2TinyGrid) {
     EXPECT_EQ(answer, "Dolores Park");
     ASSERT_EQ(j["cells"].size(), 4u);
     int found = 0;
+    const nlohmann::json ref = nlohmann::json::parse(
+        test::read_file_text(test::reference_dir() / "niah" / "smollm2.json"));
+    ASSERT_EQ(ref["max_tokens"], 20);
+    EXPECT_EQ(ref["needle"], j["settings"]["needle"]);
+    EXPECT_EQ(ref["question"], j["settings"]["question"]);
     std::set<std::pair<int, double>> grid;
     for (const auto& c : j["cells"]) {
         SCOPED_TRACE(c.dump());
+        const auto llama = std::find_if(ref["cells"].begin(), ref["cells"].end(), [&](auto& rc) {
+            return rc["length"] == c["length"] &&
+                   rc["depth"].template get<double>() == c["depth"].template get<double>();
+        });
+        ASSERT_NE(llama, ref["cells"].end());
+        for (const char* key : {"prompt_tokens", "needle_token", "haystack_tokens", "depth_actual",
+                                "reply", "reply_tokens"}) {
+            EXPECT_EQ(c[key], (*llama)[key]) << key;
+        }
         const int length = c["length"];
         const double depth = c["depth"];
         grid.insert({length, depth});

@@ -232,6 +232,7 @@ void run_niah(const NiahCliOptions& o) {
                          {"score", c.score},
                          {"reply", c.reply},
                          {"prompt_tokens", c.prompt_tokens},
+                         {"needle_token", c.needle_token},
                          {"reused_tokens", c.reused_tokens},
                          {"haystack_tokens", c.haystack_tokens},
                          {"haystack_repeated", c.repeated},
