@@ -234,12 +234,12 @@ NiahPrompt NiahPromptBuilder::build(int n_tokens, double depth_percent) const {
     // needle at the start changes the first sentence's tokens, so the
     // assembled prompt is checked and trimmed below.
     const int64_t budget = n_tokens - overhead_tokens();
+    // Ends: every pass over the haystack adds its n_tokens() > 0 tokens.
     std::vector<int64_t> cum{0};  // haystack tokens before sentence k
     for (size_t k = 0;; ++k) {
         const int64_t next = cum.back() + int64_t(sentence_tokens(k, false).size());
         if (next > budget) break;
         cum.push_back(next);
-        if (k > 100'000'000) break;  // sentences of zero tokens cannot fill anything
     }
 
     for (size_t n_taken = cum.size() - 1;; --n_taken) {
