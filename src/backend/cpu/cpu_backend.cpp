@@ -84,14 +84,19 @@ class CpuBackend final : public Backend {
             for (int64_t r = begin; r < end; ++r)
                 k->quantize_act(x.row(r), act_.data() + act_row * r, w.n_cols);
         });
-        const cpu::MatmulTileFn tile =
-            n >= cpu::kTileActRows ? cpu::matmul_tile_kernel(w.type) : nullptr;
+        const cpu::MatmulTileEntry* tiles = cpu::matmul_tiles(w.type);
+        if (tiles && n < cpu::kTileActRows && !tiles->gemv) tiles = nullptr;
         pool_.run([&](int t, int nt) {
-            auto [begin, end] = ThreadPool::split(w.n_rows, t, nt);
-            if (tile) {
-                matmul_tiled(tile, *k, y, w, act_row, n, begin, end);
+            if (tiles) {
+                // Whole groups of 4 weight rows per thread, so only the
+                // matrix's own last rows are left for vec_dot.
+                constexpr int64_t TW = cpu::kTileWeightRows;
+                auto [begin, end] = ThreadPool::split((w.n_rows + TW - 1) / TW, t, nt);
+                matmul_tiled(*tiles, *k, y, w, act_row, n, begin * TW,
+                             std::min(w.n_rows, end * TW));
                 return;
             }
+            auto [begin, end] = ThreadPool::split(w.n_rows, t, nt);
             for (int64_t o = begin; o < end; ++o) {
                 const char* wrow = static_cast<const char*>(w.data) + w.row_bytes * o;
                 for (int64_t r = 0; r < n; ++r) {
@@ -103,9 +108,11 @@ class CpuBackend final : public Backend {
 
     // Weight rows [begin, end) against all n activation rows, in tiles of
     // 4 x 3, the activations in blocks that stay in L2 while the thread's
-    // weight rows pass by; leftover rows and columns go through vec_dot.
-    void matmul_tiled(cpu::MatmulTileFn tile, const cpu::MatmulKernel& k, const Tensor& y,
-                      const Tensor& w, size_t act_row, int64_t n, int64_t begin, int64_t end) {
+    // weight rows pass by; leftover activation rows go through the 4 x 1
+    // gemv where there is one, leftover weight rows through vec_dot.
+    void matmul_tiled(const cpu::MatmulTileEntry& tiles, const cpu::MatmulKernel& k,
+                      const Tensor& y, const Tensor& w, size_t act_row, int64_t n, int64_t begin,
+                      int64_t end) {
         constexpr int64_t TW = cpu::kTileWeightRows, TA = cpu::kTileActRows;
         constexpr int64_t kActBlock = 16 * TA;
         const char* wdata = static_cast<const char*>(w.data);
@@ -117,14 +124,21 @@ class CpuBackend final : public Backend {
             for (; o + TW <= end; o += TW) {
                 const char* wrow = wdata + w.row_bytes * o;
                 for (int64_t r = r0; r < r_tiled; r += TA) {
-                    tile(w.n_cols, wrow, w.row_bytes, act_.data() + act_row * r, act_row, out);
+                    tiles.tile(w.n_cols, wrow, w.row_bytes, act_.data() + act_row * r, act_row,
+                               out);
                     for (int64_t i = 0; i < TW; ++i)
                         for (int64_t j = 0; j < TA; ++j) y.row(r + j)[o + i] = out[i * TA + j];
                 }
-                for (int64_t r = r_tiled; r < r1; ++r)
-                    for (int64_t i = 0; i < TW; ++i)
-                        y.row(r)[o + i] =
-                            k.vec_dot(w.n_cols, wrow + w.row_bytes * i, act_.data() + act_row * r);
+                for (int64_t r = r_tiled; r < r1; ++r) {
+                    const char* arow = act_.data() + act_row * r;
+                    if (tiles.gemv) {
+                        tiles.gemv(w.n_cols, wrow, w.row_bytes, arow, act_row, out);
+                        for (int64_t i = 0; i < TW; ++i) y.row(r)[o + i] = out[i];
+                    } else {
+                        for (int64_t i = 0; i < TW; ++i)
+                            y.row(r)[o + i] = k.vec_dot(w.n_cols, wrow + w.row_bytes * i, arow);
+                    }
+                }
             }
             for (; o < end; ++o)
                 for (int64_t r = r0; r < r1; ++r)
@@ -416,7 +430,6 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
     pool_.run([&](int t, int nt) {
         // Scores of whole softmax chunks: up to 15 masked slots either side.
         std::vector<float> scores(static_cast<size_t>(n_kv + 2 * ggml::kLanes));
-        std::vector<float> acc(static_cast<size_t>(lanes) * static_cast<size_t>(p.head_dim));
         std::vector<float> qv(static_cast<size_t>(p.head_dim));
 
         auto [task_begin, task_end] = ThreadPool::split(n_tasks, t, nt);
@@ -455,15 +468,28 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             std::fill(sc + c_lo, sc + lo, -INFINITY);
             std::fill(sc + hi, sc + c_hi, -INFINITY);
             float max_score = -INFINITY;
-            for (int64_t s = lo; s < hi; ++s) {
+            auto score = [&](int64_t s, double dot) {
+                float x = float(dot) * p.scale;
+                if (p.softcap > 0) x = p.softcap * std::tanh(x / p.softcap);
+                sc[s] = x;
+                max_score = std::max(max_score, x);
+            };
+            int64_t first_single = lo;
+            if (increasing) {  // every slot in [lo, hi) is visible: four at a time
+                for (; first_single + 4 <= hi; first_single += 4) {
+                    const int64_t s = first_single;
+                    const uint16_t* keys[4] = {k_row(s), k_row(s + 1), k_row(s + 2), k_row(s + 3)};
+                    double dots[4];
+                    kernel.dot_f16_x4(qv.data(), keys, p.head_dim, lanes, dots);
+                    for (int j = 0; j < 4; ++j) score(s + j, dots[j]);
+                }
+            }
+            for (int64_t s = first_single; s < hi; ++s) {
                 if (!increasing && masked(pos, kv_positions[s])) {
                     sc[s] = -INFINITY;
                     continue;
                 }
-                float x = float(kernel.dot_f16(qv.data(), k_row(s), p.head_dim, lanes)) * p.scale;
-                if (p.softcap > 0) x = p.softcap * std::tanh(x / p.softcap);
-                sc[s] = x;
-                max_score = std::max(max_score, x);
+                score(s, kernel.dot_f16(qv.data(), k_row(s), p.head_dim, lanes));
             }
             if (max_score == -INFINITY) {
                 std::fill(o, o + p.head_dim, 0.0f);
@@ -472,15 +498,11 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             // Sums 16 at a time in float, then in double, as ggml_vec_soft_max_f32.
             const float inv = float(1.0 / kernel.softmax_exp(sc + c_lo, c_hi - c_lo, max_score));
             // p.v: slot s goes to lane (s - begin) % lanes (llama.cpp pads the
-            // cache to a multiple of 256 slots, so no slot is left over).
-            std::fill(acc.begin(), acc.end(), 0.0f);
-            for (int64_t s = lo; s < hi; ++s) {
-                const float prob = fp16_to_fp32(fp32_to_fp16(sc[s] * inv));
-                if (prob == 0) continue;  // adds exactly nothing to any lane
-                kernel.axpy_f16(prob, v_row(s),
-                                &acc[size_t((s - begin) % lanes) * size_t(p.head_dim)], p.head_dim);
-            }
-            kernel.reduce_lanes(acc.data(), lanes, p.head_dim, o);
+            // cache to a multiple of 256 slots, so no slot is left over). The
+            // probabilities are rounded to F16 first, as ggml converts them.
+            kernel.scale_to_f16(sc + lo, hi - lo, inv);
+            kernel.weighted_sum_f16(sc + lo, v_row(lo), v_cache.row_bytes / sizeof(uint16_t),
+                                    hi - lo, (lo - begin) % lanes, lanes, p.head_dim, o);
         }
     });
 }
