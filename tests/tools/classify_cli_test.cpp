@@ -107,6 +107,28 @@ TEST_F(SlimClassify, LineWithoutTheTargetWord) {
     EXPECT_FALSE(fs::exists(head));
 }
 
+// Several penalties are cross-validated and one is chosen; a bad list is refused.
+TEST_F(SlimClassify, PenaltyList) {
+    std::string lines;
+    for (int i = 0; i < 3; ++i) lines += kTwoSenses;
+    const std::string tsv = write("t.tsv", lines);
+    const std::string head = (dir_ / "h.gguf").string();
+    auto r = slim(
+        fmt::format("train -m {} --data {} -o {} --folds 3 --l2 0.01,1 -t 2", bge(), tsv, head));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("L2 penalties, 3-fold cross-validation each"), std::string::npos) << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '<'), 1) << r.out;  // one "<- chosen"
+    EXPECT_NE(r.out.find("majority-class baseline: accuracy 0.5000"), std::string::npos) << r.out;
+    for (const char* bad : {"abc", "0.1,", "-1", "0.1,,1"}) {
+        expect_error(
+            slim(fmt::format("train -m {} --data {} -o {} --l2 '{}'", bge(), tsv, head, bad)),
+            fmt::format("--l2: expected penalties >= 0 separated by commas"));
+    }
+    expect_error(
+        slim(fmt::format("train -m {} --data {} -o {} --l2 0.1,1 --folds 0", bge(), tsv, head)),
+        "--l2: expected one value when --folds is 0");
+}
+
 TEST_F(SlimClassify, NotAHead) {
     const std::string model = bge();
     expect_error(slim(fmt::format("predict -m {0} --head {0} -p 'some text'", model)),

@@ -1,4 +1,4 @@
-// `slim classify train -m MODEL --data train.tsv -o head.gguf [--folds 5] [--l2 L]
+// `slim classify train -m MODEL --data train.tsv -o head.gguf [--folds 5] [--l2 L[,L2...]]
 //  [--target-word W[,W2...]] [--batch 32] [-t N] [--seed S]` and
 // `slim classify predict -m MODEL --head head.gguf [-f FILE | -p TEXT...]
 //  [--format tsv|jsonl]`: a logistic-regression head on an encoder's
@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -31,7 +32,7 @@ namespace {
 struct TrainOptions {
     std::string model, data, out, target_word;
     int folds = 5;
-    double l2 = 1e-3;
+    std::string l2 = "0.001";
     int batch = 32;
     int n_threads = 0;
     uint64_t seed = 0;
@@ -64,6 +65,25 @@ std::vector<float> extract_features(FeatureExtractor& fx, const std::vector<std:
     });
 }
 
+std::vector<double> parse_l2_values(const std::string& spec) {
+    std::vector<double> out;
+    size_t begin = 0;
+    while (begin <= spec.size()) {
+        const size_t comma = std::min(spec.find(',', begin), spec.size());
+        const std::string v = spec.substr(begin, comma - begin);
+        char* end = nullptr;
+        const double x = v.empty() ? -1 : std::strtod(v.c_str(), &end);
+        if (v.empty() || end != v.c_str() + v.size() || !(x >= 0) || !std::isfinite(x)) {
+            throw Error(ErrorKind::invalid_argument, "", "--l2", std::nullopt,
+                        "penalties >= 0 separated by commas (0.001 or 0.0001,0.001,0.01)",
+                        fmt::format("'{}'", spec));
+        }
+        out.push_back(x);
+        begin = comma + 1;
+    }
+    return out;
+}
+
 std::string feature_text(const std::vector<std::string>& forms) {
     if (forms.empty()) return "pooled sentence embedding";
     return fmt::format("target word {} (mean of its tokens' last hidden states)",
@@ -72,11 +92,11 @@ std::string feature_text(const std::vector<std::string>& forms) {
 
 // Confusion matrix and per-class table, labels as names.
 std::string format_cv_report(const CvReport& r, const std::vector<std::string>& labels,
-                             const TrainOptions& o) {
+                             const TrainOptions& o, double l2) {
     const size_t c_n = labels.size();
     std::string s =
         fmt::format("{}-fold cross-validation (stratified, seed {}), L2 {:g}, {} lines:\n",
-                    r.folds.size(), o.seed, o.l2, r.pooled.n);
+                    r.folds.size(), o.seed, l2, r.pooled.n);
     s += fmt::format("{:>6} {:>6} {:>9} {:>9} {:>15}\n", "fold", "lines", "accuracy", "macro-F1",
                      "majority acc.");
     double sum_acc = 0, sum_f1 = 0, sq_acc = 0, sq_f1 = 0;
@@ -157,6 +177,12 @@ void run_train(const TrainOptions& o) {
                                 smallest->second, smallest->first, smallest->second),
                     std::to_string(o.folds));
     }
+    const std::vector<double> l2s = parse_l2_values(o.l2);
+    if (l2s.size() > 1 && o.folds == 0) {
+        throw Error(ErrorKind::invalid_argument, "", "--l2", std::nullopt,
+                    "one value when --folds is 0 (several are chosen between by cross-validation)",
+                    o.l2);
+    }
     const std::vector<std::string> forms =
         o.target_word.empty() ? std::vector<std::string>{} : parse_target_forms(o.target_word);
 
@@ -182,7 +208,7 @@ void run_train(const TrainOptions& o) {
                embed_s, embed_s > 0 ? double(texts.size()) / embed_s : 0.0);
 
     LogRegOptions lr;
-    lr.l2 = o.l2;
+    lr.l2 = l2s[0];
     std::string report = fmt::format(
         "data:    {} ({} lines, {} labels)\nmodel:   {} ({})\n"
         "feature: {}\n",
@@ -190,13 +216,33 @@ void run_train(const TrainOptions& o) {
         file.get_string("general.name").value_or("unnamed"), feature_text(forms));
     double cv_s = 0;
     if (o.folds >= 2) {
-        CvOptions cv;
-        cv.folds = o.folds;
-        cv.seed = o.seed;
-        cv.logreg = lr;
-        const CvReport r = cross_validate(features, c.n_embd, y, int(labels.size()), cv);
-        cv_s = r.seconds;
-        report += "\n" + format_cv_report(r, labels, o);
+        // Several penalties: each is cross-validated on the same folds and the
+        // best mean accuracy wins (the first on a tie).
+        std::vector<CvReport> reports;
+        size_t best = 0;
+        for (size_t k = 0; k < l2s.size(); ++k) {
+            CvOptions cv;
+            cv.folds = o.folds;
+            cv.seed = o.seed;
+            cv.logreg = lr;
+            cv.logreg.l2 = l2s[k];
+            reports.push_back(cross_validate(features, c.n_embd, y, int(labels.size()), cv));
+            cv_s += reports.back().seconds;
+            if (reports[k].pooled.accuracy > reports[best].pooled.accuracy) best = k;
+        }
+        if (l2s.size() > 1) {
+            report += fmt::format("\nL2 penalties, {}-fold cross-validation each:\n", o.folds);
+            report += fmt::format("{:>10} {:>9} {:>9}\n", "l2", "accuracy", "macro-F1");
+            for (size_t k = 0; k < l2s.size(); ++k) {
+                report +=
+                    fmt::format("{:>10g} {:>9.4f} {:>9.4f}{}\n", l2s[k], reports[k].pooled.accuracy,
+                                reports[k].pooled.macro_f1, k == best ? "  <- chosen" : "");
+            }
+            report +=
+                "(the chosen penalty's figures below are optimistic: it was picked on them)\n";
+        }
+        lr.l2 = l2s[best];
+        report += "\n" + format_cv_report(reports[best], labels, o, lr.l2);
     }
     const auto t_fit = std::chrono::steady_clock::now();
     HeadFit hf = train_head(features, c.n_embd, y, labels, lr);
@@ -305,9 +351,11 @@ void add_classify_command(CLI::App& app) {
     train->add_option("--folds", t->folds, "Cross-validation folds (0: none)")
         ->capture_default_str()
         ->check(CLI::Range(0, 1000));
-    train->add_option("--l2", t->l2, "L2 penalty on the standardised features' weights")
-        ->capture_default_str()
-        ->check(CLI::Range(0.0, 1e6));
+    train
+        ->add_option("--l2", t->l2,
+                     "L2 penalty on the standardised features' weights; several "
+                     "(0.0001,0.001,0.01) are cross-validated and the best is used")
+        ->capture_default_str();
     train->add_option("--target-word", t->target_word,
                       "Classify the contextual embedding of this word (first occurrence; "
                       "several forms: hard,harder,hardest) instead of the pooled sentence");
