@@ -83,9 +83,9 @@ class SlimClassifyWsd : public ::testing::Test {
         }
         EXPECT_EQ(i, n_test_);
         // The embeddings differ from transformers' in the last float bits
-        // (cosine 0.99999), so probabilities agree to a few thousandths and
+        // (cosine 0.99999), so probabilities agree to about a thousandth and
         // all predicted labels but a near tie agree.
-        EXPECT_LT(worst, 0.02) << mode;
+        EXPECT_LT(worst, 0.01) << mode;  // 0.0014 measured
         EXPECT_GE(same + 1, n_test_) << mode;
         std::cerr << mode << ": " << same << "/" << n_test_
                   << " labels as scikit-learn, largest probability difference " << worst << "\n";
