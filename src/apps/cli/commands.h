@@ -15,5 +15,6 @@ void add_convert_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_embed_command(CLI::App& app);
 void add_niah_command(CLI::App& app);
+void add_classify_command(CLI::App& app);
 
 }  // namespace slim::cli
