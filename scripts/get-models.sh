@@ -36,35 +36,34 @@ if [[ ! -f $smol ]]; then
     mv "$smol.tmp" "$smol"
 fi
 
-# Random weights in Qwen2.5-0.5B's shapes with the real Qwen2 vocabulary (the
-# qwen2 family's test model). The llama.cpp references in tests/reference/decoder
-# were computed on exactly these bytes, so the checksum is checked.
-qwen=models/qwen2-random-Q8_0.gguf
-qwen_sha=1ec531e1b364f9cfca4352392c793baaaa20fd46bf9fd5d60b977d9b6ab352ec
-if [[ ! -f $qwen ]] || ! echo "$qwen_sha  $qwen" | sha256sum -c --quiet 2>/dev/null; then
-    echo "get-models: qwen2 with random weights (tools/reference/make_qwen2_random.py)"
+# Test models written by scripts in tools/reference/ (gguf + numpy, both
+# deterministic). The llama.cpp references in tests/reference/decoder were
+# computed on exactly these bytes, so the checksum is checked.
+generate_checked() {
+    local file=$1 sha=$2 script=$3 what=$4
+    if [[ -f $file ]] && echo "$sha  $file" | sha256sum -c --quiet 2>/dev/null; then
+        return
+    fi
+    echo "get-models: $what ($script)"
     "${PIP[@]}" gguf==0.19.0 numpy
-    "$PY" tools/reference/make_qwen2_random.py
-    if ! echo "$qwen_sha  $qwen" | sha256sum -c --quiet; then
-        echo "get-models: $qwen differs from the file the references were made on" >&2
+    "$PY" "$script"
+    if ! echo "$sha  $file" | sha256sum -c --quiet; then
+        echo "get-models: $file differs from the file the references were made on" >&2
         exit 1
     fi
-fi
+}
+
+# Random weights in Qwen2.5-0.5B's shapes with the real Qwen2 vocabulary: the
+# qwen2 family's test model.
+generate_checked models/qwen2-random-Q8_0.gguf \
+    1ec531e1b364f9cfca4352392c793baaaa20fd46bf9fd5d60b977d9b6ab352ec \
+    tools/reference/make_qwen2_random.py "qwen2 with random weights"
 
 # Gemma 3 270M re-quantized to Q4_0 from the Q4_K_M file above: the Q4_0 test
-# model (llama.cpp multiplies Q4_0 in its own repacked order). Checked like
-# qwen2's: the references were computed on exactly these bytes.
-gemma_q4_0=models/gemma-3-270m-Q4_0.gguf
-gemma_q4_0_sha=ec536ceebc5bd22764bf2644ef237faaf7208fac3a874085a867e19651d89337
-if [[ ! -f $gemma_q4_0 ]] || ! echo "$gemma_q4_0_sha  $gemma_q4_0" | sha256sum -c --quiet 2>/dev/null; then
-    echo "get-models: Gemma 3 270M re-quantized to Q4_0 (tools/reference/make_gemma3_q4_0.py)"
-    "${PIP[@]}" gguf==0.19.0 numpy
-    "$PY" tools/reference/make_gemma3_q4_0.py
-    if ! echo "$gemma_q4_0_sha  $gemma_q4_0" | sha256sum -c --quiet; then
-        echo "get-models: $gemma_q4_0 differs from the file the references were made on" >&2
-        exit 1
-    fi
-fi
+# model (llama.cpp multiplies Q4_0 in its own repacked order).
+generate_checked models/gemma-3-270m-Q4_0.gguf \
+    ec536ceebc5bd22764bf2644ef237faaf7208fac3a874085a867e19651d89337 \
+    tools/reference/make_gemma3_q4_0.py "Gemma 3 270M re-quantized to Q4_0"
 
 # all-MiniLM-L6-v2 as a Hugging Face folder (config.json, tokenizer.json,
 # model.safetensors, sentence-transformers' modules.json and pooling config),
