@@ -229,6 +229,10 @@ void attention_block(Backend& be, const ModelConfig& c, const AttentionWeights& 
     ap.n_head_kv = c.n_head_kv;
     ap.head_dim = c.head_dim;
     ap.scale = c.attn_scale > 0 ? c.attn_scale : 1.0f / std::sqrt(float(c.head_dim));
+    if (c.scale_q) {
+        be.scale(s.q, ap.scale, n);
+        ap.scale = 1.0f;
+    }
     ap.softcap = c.attn_softcap;
     ap.sliding_window = swa ? c.sliding_window : 0;
     be.attention(s.attn, s.q, cache.k(layer), cache.v(layer), batch.positions, cache.positions(),
