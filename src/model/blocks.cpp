@@ -229,7 +229,7 @@ void attention_block(Backend& be, const ModelConfig& c, const AttentionWeights& 
     ap.n_head_kv = c.n_head_kv;
     ap.head_dim = c.head_dim;
     ap.scale = c.attn_scale > 0 ? c.attn_scale : 1.0f / std::sqrt(float(c.head_dim));
-    if (c.scale_q) {
+    if (c.attn_scale_q) {
         be.scale(s.q, ap.scale, n);
         ap.scale = 1.0f;
     }

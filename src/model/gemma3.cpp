@@ -28,7 +28,7 @@ std::unique_ptr<Model> load_gemma3(const GgufFile& file, Backend& backend, int m
     c.embd_scale = std::sqrt(float(c.n_embd));
     c.ffn_act = FfnActivation::gelu_tanh;
     c.attn_scale = 1.0f / std::sqrt(float(c.head_dim));
-    c.scale_q = true;
+    c.attn_scale_q = true;
     c.rope.layout = RopeLayout::neox;
     c.rope_local = c.rope;
     c.rope_local.freq_base = hp.optional_float("rope.freq_base_swa", kLocalRopeBase);

@@ -68,6 +68,14 @@ TEST_P(IsaAttention, DotProductsEqualScalar) {
                 const double want = scalar_.dot_f16(q.data(), k.data(), n, lanes);
                 const double got = kernel_->dot_f16(q.data(), k.data(), n, lanes);
                 ASSERT_EQ(bits(got), bits(want)) << "lanes " << lanes << " n " << n;
+                const std::vector<uint16_t> k1 = random_f16(static_cast<size_t>(n)),
+                                            k2 = random_f16(static_cast<size_t>(n));
+                const uint16_t* keys[4] = {k1.data(), k.data(), k2.data(), k1.data()};
+                double got4[4];
+                kernel_->dot_f16_x4(q.data(), keys, n, lanes, got4);
+                for (int j = 0; j < 4; ++j)
+                    ASSERT_EQ(bits(got4[j]), bits(scalar_.dot_f16(q.data(), keys[j], n, lanes)))
+                        << "x4 key " << j << " lanes " << lanes << " n " << n;
             }
         }
     }
@@ -76,24 +84,37 @@ TEST_P(IsaAttention, DotProductsEqualScalar) {
 TEST_P(IsaAttention, WeightedSumsEqualScalar) {
     for (int lanes : {16, 64}) {
         for (int n : {64, 72, 256}) {
-            std::vector<float> want(size_t(lanes * n), 0.0f);
-            std::vector<float> got = want;
-            for (int s = 0; s < 3 * lanes + 5; ++s) {
-                const std::vector<uint16_t> v = random_f16(size_t(n));
-                const float p = std::ldexp(std::abs(normal_(rng_)), -int(rng_() % 20));
-                const size_t lane = size_t(s % lanes) * size_t(n);
-                scalar_.axpy_f16(p, v.data(), want.data() + lane, n);
-                kernel_->axpy_f16(p, v.data(), got.data() + lane, n);
+            for (int64_t n_slots : {1, 15, 37, 3 * lanes + 5}) {
+                const size_t stride = size_t(n) + 8;  // rows of a wider cache
+                const std::vector<uint16_t> v = random_f16(stride * size_t(n_slots));
+                std::vector<float> p(static_cast<size_t>(n_slots));
+                for (size_t s = 0; s < p.size(); ++s)
+                    p[s] =
+                        s % 7 == 3 ? 0.0f : std::ldexp(std::abs(normal_(rng_)), -int(rng_() % 20));
+                for (int64_t lane0 : {int64_t(0), int64_t(5), int64_t(lanes - 1)}) {
+                    std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+                    scalar_.weighted_sum_f16(p.data(), v.data(), stride, n_slots, lane0, lanes, n,
+                                             want.data());
+                    kernel_->weighted_sum_f16(p.data(), v.data(), stride, n_slots, lane0, lanes, n,
+                                              got.data());
+                    for (int i = 0; i < n; ++i)
+                        ASSERT_EQ(bits(got[size_t(i)]), bits(want[size_t(i)]))
+                            << "lanes " << lanes << " n " << n << " slots " << n_slots << " lane0 "
+                            << lane0 << " column " << i;
+                }
             }
-            ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0);
-            std::vector<float> out_want(static_cast<size_t>(n)), out_got(static_cast<size_t>(n));
-            scalar_.reduce_lanes(want.data(), lanes, n, out_want.data());
-            kernel_->reduce_lanes(want.data(), lanes, n, out_got.data());
-            for (int i = 0; i < n; ++i)
-                ASSERT_EQ(bits(out_got[size_t(i)]), bits(out_want[size_t(i)]))
-                    << "lanes " << lanes << " n " << n << " column " << i;
         }
     }
+}
+
+TEST_P(IsaAttention, ProbabilitiesRoundToF16AsScalar) {
+    std::vector<float> x(67);
+    for (size_t i = 0; i < x.size(); ++i)
+        x[i] = std::ldexp(std::abs(normal_(rng_)), -int(i % 30));  // down to F16 subnormals
+    std::vector<float> want = x, got = x;
+    scalar_.scale_to_f16(want.data(), int64_t(want.size()), 0.37f);
+    kernel_->scale_to_f16(got.data(), int64_t(got.size()), 0.37f);
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(bits(got[i]), bits(want[i])) << x[i];
 }
 
 TEST_P(IsaAttention, SoftmaxExpEqualsScalar) {

@@ -33,8 +33,9 @@ class FloatTile : public ::testing::TestWithParam<GgmlType> {};
 TEST_P(FloatTile, EqualsScalarVecDot) {
     if (!cpu::isa_supported(Isa::avx2, cpu::cpu_features())) GTEST_SKIP() << "no AVX2";
     const GgmlType type = GetParam();
-    const cpu::MatmulTileFn tile = cpu::isa_matmul_tile(Isa::avx2, type);
-    ASSERT_NE(tile, nullptr);
+    const cpu::MatmulTileEntry* tiles = cpu::isa_matmul_tiles(Isa::avx2, type);
+    ASSERT_NE(tiles, nullptr);
+    const cpu::MatmulTileFn tile = tiles->tile;
     const cpu::MatmulKernel* ref = cpu::scalar_matmul_kernel(type);
     std::mt19937 rng(3);
     for (int64_t n : {1, 7, 8, 37, 384, 1541}) {
@@ -60,10 +61,11 @@ TEST_P(FloatTile, EqualsScalarVecDot) {
 
 INSTANTIATE_TEST_SUITE_P(Types, FloatTile, ::testing::Values(GgmlType::f32, GgmlType::f16));
 
-// The quantized tiles promise more: each of their 12 sums is the AVX2
-// vec_dot's bit for bit (the order llama.cpp sums in), or vec_dot_batch's for
-// a type that has one, so a prefill gives the same logits whether its rows
-// went through tiles or dot products, on any ISA.
+// The quantized tiles (4 x 3, and 4 x 1 gemv where there is one) promise
+// more: each of their sums is the AVX2 vec_dot's bit for bit (the order
+// llama.cpp sums in; for the 4 x 3 tile vec_dot_batch's where there is one),
+// so a prefill gives the same logits whether its rows went through tiles or
+// dot products, on any ISA.
 struct QuantTileCase {
     Isa isa;
     GgmlType type;
@@ -75,8 +77,8 @@ TEST_P(QuantTile, EqualsVecDotBitForBit) {
     const auto [isa, type] = GetParam();
     if (!cpu::isa_supported(isa, cpu::cpu_features()))
         GTEST_SKIP() << "this CPU (or its OS) cannot run " << cpu::isa_name(isa) << " code";
-    const cpu::MatmulTileFn tile = cpu::isa_matmul_tile(isa, type);
-    ASSERT_NE(tile, nullptr);
+    const cpu::MatmulTileEntry* tiles = cpu::isa_matmul_tiles(isa, type);
+    ASSERT_NE(tiles, nullptr);
     const cpu::MatmulKernel* k = cpu::isa_matmul_kernel(Isa::avx2, type);
     const cpu::VecDotFn dot = k->vec_dot_batch ? k->vec_dot_batch : k->vec_dot;
     std::mt19937 rng(9);
@@ -92,12 +94,17 @@ TEST_P(QuantTile, EqualsVecDotBitForBit) {
         for (int r = 0; r < 3; ++r)
             k->quantize_act(random_floats(size_t(n), rng).data(), a.data() + ab * size_t(r), n);
         float out[12];
-        tile(n, w.data(), wb, a.data(), ab, out);
+        tiles->tile(n, w.data(), wb, a.data(), ab, out);
         for (int i = 0; i < 4; ++i)
             for (int j = 0; j < 3; ++j)
                 EXPECT_EQ(out[i * 3 + j],
                           dot(n, w.data() + wb * size_t(i), a.data() + ab * size_t(j)))
                     << "n " << n << " tile " << i << "," << j;
+        if (!tiles->gemv) continue;
+        tiles->gemv(n, w.data(), wb, a.data() + ab, ab, out);
+        for (int i = 0; i < 4; ++i)
+            EXPECT_EQ(out[i], k->vec_dot(n, w.data() + wb * size_t(i), a.data() + ab))
+                << "n " << n << " gemv row " << i;
     }
 }
 

@@ -83,56 +83,71 @@ class CpuBackend final : public Backend {
                 k->quantize_act(x.row(r), act_.data() + act_row * r, w.n_cols);
         });
         // llama.cpp sums the first n_batch activation rows in another order
-        // than the rest for some weight types (kernels.h, BatchOrder). A tile
-        // sums in the order of the rows it serves (vec_dot_batch's if any).
+        // than the rest for some weight types (kernels.h, BatchOrder). The
+        // 4 x 3 tile sums in vec_dot_batch's order where there is one, the
+        // 4 x 1 gemv in vec_dot's.
         const int64_t n_batch = k->vec_dot_batch ? cpu::batch_order_rows(k->batch_order, n) : 0;
-        const cpu::MatmulTileFn tile = cpu::matmul_tile_kernel(w.type);
-        const cpu::MatmulTileFn batch_tile = k->vec_dot_batch ? tile : nullptr;
-        const cpu::MatmulTileFn vec_tile = k->vec_dot_batch ? nullptr : tile;
+        const cpu::MatmulTileEntry* tiles = cpu::matmul_tiles(w.type);
+        const RowOrder batch{k->vec_dot_batch, tiles ? tiles->tile : nullptr, nullptr};
+        const RowOrder rest{k->vec_dot, tiles && !k->vec_dot_batch ? tiles->tile : nullptr,
+                            tiles ? tiles->gemv : nullptr};
         pool_.run([&](int t, int nt) {
-            auto [begin, end] = ThreadPool::split(w.n_rows, t, nt);
-            if (n_batch > 0)
-                multiply_rows(batch_tile, k->vec_dot_batch, y, w, act_row, 0, n_batch, begin, end);
-            if (n_batch < n)
-                multiply_rows(vec_tile, k->vec_dot, y, w, act_row, n_batch, n, begin, end);
+            // Whole groups of 4 weight rows per thread, so only the matrix's
+            // own last rows are left for the dot products.
+            constexpr int64_t TW = cpu::kTileWeightRows;
+            auto [begin, end] = ThreadPool::split((w.n_rows + TW - 1) / TW, t, nt);
+            begin *= TW;
+            end = std::min(w.n_rows, end * TW);
+            if (n_batch > 0) multiply_rows(batch, y, w, act_row, 0, n_batch, begin, end);
+            if (n_batch < n) multiply_rows(rest, y, w, act_row, n_batch, n, begin, end);
         });
     }
 
+    // One summation order's kernels: the dot product, and the 4 x 3 tile and
+    // 4 x 1 gemv where there are some in that order.
+    struct RowOrder {
+        cpu::VecDotFn dot;
+        cpu::MatmulTileFn tile, gemv;
+    };
+
     // Weight rows [begin, end) against activation rows [r_begin, r_end), in
-    // tiles of 4 x 3 where there is a tile kernel, the activations in blocks
-    // that stay in L2 while the thread's weight rows pass by; leftover rows
-    // and columns go through dot, whose order the tile's is.
-    void multiply_rows(cpu::MatmulTileFn tile, cpu::VecDotFn dot, const Tensor& y, const Tensor& w,
-                       size_t act_row, int64_t r_begin, int64_t r_end, int64_t begin, int64_t end) {
+    // 4 x 3 tiles where there is a tile kernel, the activations in blocks that
+    // stay in L2 while the thread's weight rows pass by; leftover activation
+    // rows go through the 4 x 1 gemv where there is one, leftover weight rows
+    // (and everything else) through the dot product.
+    void multiply_rows(const RowOrder& k, const Tensor& y, const Tensor& w, size_t act_row,
+                       int64_t r_begin, int64_t r_end, int64_t begin, int64_t end) {
         constexpr int64_t TW = cpu::kTileWeightRows, TA = cpu::kTileActRows;
         constexpr int64_t kActBlock = 16 * TA;
         const char* wdata = static_cast<const char*>(w.data);
-        if (!tile || r_end - r_begin < TA) {
-            for (int64_t o = begin; o < end; ++o)
-                for (int64_t r = r_begin; r < r_end; ++r)
-                    y.row(r)[o] = dot(w.n_cols, wdata + w.row_bytes * o, act_.data() + act_row * r);
-            return;
-        }
+        const cpu::MatmulTileFn tile = r_end - r_begin >= TA ? k.tile : nullptr;
         float out[TW * TA];
         for (int64_t r0 = r_begin; r0 < r_end; r0 += kActBlock) {
             const int64_t r1 = std::min(r_end, r0 + kActBlock);
-            const int64_t r_tiled = r0 + (r1 - r0) / TA * TA;
+            const int64_t r_tiled = tile ? r0 + (r1 - r0) / TA * TA : r0;
             int64_t o = begin;
-            for (; o + TW <= end; o += TW) {
+            for (; (tile || k.gemv) && o + TW <= end; o += TW) {
                 const char* wrow = wdata + w.row_bytes * o;
                 for (int64_t r = r0; r < r_tiled; r += TA) {
                     tile(w.n_cols, wrow, w.row_bytes, act_.data() + act_row * r, act_row, out);
                     for (int64_t i = 0; i < TW; ++i)
                         for (int64_t j = 0; j < TA; ++j) y.row(r + j)[o + i] = out[i * TA + j];
                 }
-                for (int64_t r = r_tiled; r < r1; ++r)
-                    for (int64_t i = 0; i < TW; ++i)
-                        y.row(r)[o + i] =
-                            dot(w.n_cols, wrow + w.row_bytes * i, act_.data() + act_row * r);
+                for (int64_t r = r_tiled; r < r1; ++r) {
+                    const char* arow = act_.data() + act_row * r;
+                    if (k.gemv) {
+                        k.gemv(w.n_cols, wrow, w.row_bytes, arow, act_row, out);
+                        for (int64_t i = 0; i < TW; ++i) y.row(r)[o + i] = out[i];
+                    } else {
+                        for (int64_t i = 0; i < TW; ++i)
+                            y.row(r)[o + i] = k.dot(w.n_cols, wrow + w.row_bytes * i, arow);
+                    }
+                }
             }
             for (; o < end; ++o)
                 for (int64_t r = r0; r < r1; ++r)
-                    y.row(r)[o] = dot(w.n_cols, wdata + w.row_bytes * o, act_.data() + act_row * r);
+                    y.row(r)[o] =
+                        k.dot(w.n_cols, wdata + w.row_bytes * o, act_.data() + act_row * r);
         }
     }
 
@@ -419,7 +434,6 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
     pool_.run([&](int t, int nt) {
         // Scores of whole softmax chunks: up to 15 masked slots either side.
         std::vector<float> scores(static_cast<size_t>(n_kv + 2 * ggml::kLanes));
-        std::vector<float> acc(static_cast<size_t>(lanes) * static_cast<size_t>(p.head_dim));
         std::vector<float> qv(static_cast<size_t>(p.head_dim));
 
         auto [task_begin, task_end] = ThreadPool::split(n_tasks, t, nt);
@@ -458,15 +472,28 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             std::fill(sc + c_lo, sc + lo, -INFINITY);
             std::fill(sc + hi, sc + c_hi, -INFINITY);
             float max_score = -INFINITY;
-            for (int64_t s = lo; s < hi; ++s) {
+            auto score = [&](int64_t s, double dot) {
+                float x = float(dot) * p.scale;
+                if (p.softcap > 0) x = p.softcap * std::tanh(x / p.softcap);
+                sc[s] = x;
+                max_score = std::max(max_score, x);
+            };
+            int64_t first_single = lo;
+            if (increasing) {  // every slot in [lo, hi) is visible: four at a time
+                for (; first_single + 4 <= hi; first_single += 4) {
+                    const int64_t s = first_single;
+                    const uint16_t* keys[4] = {k_row(s), k_row(s + 1), k_row(s + 2), k_row(s + 3)};
+                    double dots[4];
+                    kernel.dot_f16_x4(qv.data(), keys, p.head_dim, lanes, dots);
+                    for (int j = 0; j < 4; ++j) score(s + j, dots[j]);
+                }
+            }
+            for (int64_t s = first_single; s < hi; ++s) {
                 if (!increasing && masked(pos, kv_positions[s])) {
                     sc[s] = -INFINITY;
                     continue;
                 }
-                float x = float(kernel.dot_f16(qv.data(), k_row(s), p.head_dim, lanes)) * p.scale;
-                if (p.softcap > 0) x = p.softcap * std::tanh(x / p.softcap);
-                sc[s] = x;
-                max_score = std::max(max_score, x);
+                score(s, kernel.dot_f16(qv.data(), k_row(s), p.head_dim, lanes));
             }
             if (max_score == -INFINITY) {
                 std::fill(o, o + p.head_dim, 0.0f);
@@ -475,15 +502,11 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             // Sums 16 at a time in float, then in double, as ggml_vec_soft_max_f32.
             const float inv = float(1.0 / kernel.softmax_exp(sc + c_lo, c_hi - c_lo, max_score));
             // p.v: slot s goes to lane (s - begin) % lanes (llama.cpp pads the
-            // cache to a multiple of 256 slots, so no slot is left over).
-            std::fill(acc.begin(), acc.end(), 0.0f);
-            for (int64_t s = lo; s < hi; ++s) {
-                const float prob = fp16_to_fp32(fp32_to_fp16(sc[s] * inv));
-                if (prob == 0) continue;  // adds exactly nothing to any lane
-                kernel.axpy_f16(prob, v_row(s),
-                                &acc[size_t((s - begin) % lanes) * size_t(p.head_dim)], p.head_dim);
-            }
-            kernel.reduce_lanes(acc.data(), lanes, p.head_dim, o);
+            // cache to a multiple of 256 slots, so no slot is left over). The
+            // probabilities are rounded to F16 first, as ggml converts them.
+            kernel.scale_to_f16(sc + lo, hi - lo, inv);
+            kernel.weighted_sum_f16(sc + lo, v_row(lo), v_cache.row_bytes / sizeof(uint16_t),
+                                    hi - lo, (lo - begin) % lanes, lanes, p.head_dim, o);
         }
     });
 }

@@ -43,19 +43,19 @@ const MatmulKernel* matmul_kernel(GgmlType weight_type) {
 
 namespace slim::cpu {
 
-MatmulTileFn isa_matmul_tile(Isa isa, GgmlType weight_type) {
+const MatmulTileEntry* isa_matmul_tiles(Isa isa, GgmlType weight_type) {
     std::span<const MatmulTileEntry> table;
     if (isa == Isa::avx2) table = avx2_tile_table();
     if (isa == Isa::avx512) table = avx512_tile_table();
     for (const MatmulTileEntry& e : table) {
-        if (e.weight == weight_type) return e.tile;
+        if (e.weight == weight_type) return &e;
     }
     return nullptr;
 }
 
-MatmulTileFn matmul_tile_kernel(GgmlType weight_type) {
+const MatmulTileEntry* matmul_tiles(GgmlType weight_type) {
     for (int level = int(active_isa()); level > int(Isa::scalar); --level) {
-        if (MatmulTileFn tile = isa_matmul_tile(Isa(level), weight_type)) return tile;
+        if (const MatmulTileEntry* e = isa_matmul_tiles(Isa(level), weight_type)) return e;
     }
     return nullptr;
 }

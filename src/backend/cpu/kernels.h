@@ -67,21 +67,21 @@ struct MatmulKernelEntry {
     MatmulKernel kernel;
 };
 
-// Several dot products at once for prefill-sized matmuls: out[i * 3 + j] =
-// dot(weight row i, activation row j) for 4 weight rows (w_stride bytes
-// apart) and 3 converted activation rows (a_stride bytes apart), n elements
-// each. Each loaded vector feeds 3 or 4 FMAs instead of one, which is what
-// lets a batch of tokens run at the FMA units' speed rather than the loads'.
-// Same contract as vec_dot otherwise (the scalar vec_dot is its reference),
-// except for a type with a vec_dot_batch: its tile sums in that order and
-// serves only the rows that take it.
+// Several dot products at once: out[i * n_act + j] = dot(weight row i,
+// activation row j) for 4 weight rows (w_stride bytes apart) and n_act
+// converted activation rows (a_stride bytes apart), n elements each. Each
+// loaded vector feeds several products instead of one, which is what lets a
+// batch of tokens run at the multipliers' speed rather than the loads'.
+// Same contract as vec_dot otherwise; for the quant types each sum equals
+// the vec_dot's (or vec_dot_batch's, see matmul_tiles) bit for bit.
 using MatmulTileFn = void (*)(int64_t n, const void* w, size_t w_stride, const void* a,
                               size_t a_stride, float* out);
 constexpr int kTileWeightRows = 4, kTileActRows = 3;
 
 struct MatmulTileEntry {
     GgmlType weight;
-    MatmulTileFn tile;
+    MatmulTileFn tile;            // kTileActRows activation rows (prefill)
+    MatmulTileFn gemv = nullptr;  // one activation row (decode), where it pays
 };
 
 // Attention's products with the F16 KV cache, summed in llama.cpp's order
@@ -93,10 +93,17 @@ struct AttentionKernel {
     // reduced pairwise; for 64 lanes the elements past the last full 64 are
     // added after, in double. q holds F16-representable floats.
     double (*dot_f16)(const float* q, const uint16_t* k, int n, int lanes);
-    // acc[i] = fma(p, v[i], acc[i]) for i < n.
-    void (*axpy_f16)(float p, const uint16_t* v, float* acc, int n);
-    // out[i] = the pairwise reduction over the lanes l < lanes of acc[l * n + i].
-    void (*reduce_lanes)(const float* acc, int lanes, int n, float* out);
+    // dot_f16 of q with four keys at once (independent chains keep the FMA
+    // units busy: one dot alone waits on its own latency).
+    void (*dot_f16_x4)(const float* q, const uint16_t* const* k, int n, int lanes, double* out);
+    // p . V for one query: out[i] = the pairwise reduction over the lanes of
+    // the fused multiply-add chains sum_s p[s] * v_s[i], slot s (row s of v,
+    // v_stride elements apart) going to lane (lane0 + s) % lanes, slots in
+    // order. Slots whose p is 0 add exactly nothing and are skipped.
+    void (*weighted_sum_f16)(const float* p, const uint16_t* v, size_t v_stride, int64_t n_slots,
+                             int64_t lane0, int lanes, int n, float* out);
+    // x[i] = x[i] * s rounded to F16 (and back to float), for n elements.
+    void (*scale_to_f16)(float* x, int64_t n, float s);
     // x[i] = ggml's exp(x[i] - max) in place for n elements (a multiple of
     // 16); returns the 16-element chunks' pairwise sums added in double.
     double (*softmax_exp)(float* x, int64_t n, float max);
@@ -127,13 +134,17 @@ const MatmulKernel* isa_matmul_kernel(Isa isa, GgmlType weight_type);
 // lacks, as ggml's arch-fallback.h does. nullptr only when scalar lacks it.
 const MatmulKernel* matmul_kernel(GgmlType weight_type);
 
-// The tile kernel for a weight type at the active ISA (with the same
+// The tile kernels for a weight type at the active ISA (with the same
 // fallback), or nullptr: matmul then uses vec_dot alone. A tile's sums equal
-// matmul_kernel()'s vec_dot (or vec_dot_batch, where there is one) bit for
-// bit for the quant types, whichever ISA each comes from (tests hold them to
-// it). isa_matmul_tile is one ISA's own.
-MatmulTileFn matmul_tile_kernel(GgmlType weight_type);
-MatmulTileFn isa_matmul_tile(Isa isa, GgmlType weight_type);
+// The tile kernels for a weight type at the active ISA (with the same
+// fallback), or nullptr: matmul then uses vec_dot alone. A tile's sums equal
+// matmul_kernel()'s bit for bit for the quant types, whichever ISA each comes
+// from (tests hold them to it): the 4 x 3 tile's those of vec_dot_batch where
+// the kernel has one (it then serves only the rows that take that order),
+// else vec_dot's; the gemv's always vec_dot's. isa_matmul_tiles is one ISA's
+// own, for tests.
+const MatmulTileEntry* matmul_tiles(GgmlType weight_type);
+const MatmulTileEntry* isa_matmul_tiles(Isa isa, GgmlType weight_type);
 
 // The attention kernel of the active ISA (or the best one below it), and one
 // ISA's own, nullptr where it has none (for tests).

@@ -37,6 +37,13 @@ inline int hsum_i32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+// Lane r of the result: the sum of p[r]'s 8 lanes, for r < 4.
+inline __m128i hsum4_i32(const __m256i* p) {
+    const __m256i h =
+        _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
 // 32 nibbles in element order: bytes 0-15 low nibbles of qs[0..15], bytes
 // 16-31 their high nibbles.
 inline __m256i nibbles32(const uint8_t* qs) {

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "backend/cpu/kernels.h"
 
@@ -58,6 +59,23 @@ double dot_f16(const float* q, const uint16_t* k, int n, int lanes) {
     return dot;
 }
 
+void dot_f16_x4(const float* q, const uint16_t* const* k, int n, int lanes, double* out) {
+    if (lanes != kLanes) {
+        for (int i = 0; i < 4; ++i) out[i] = dot_f16(q, k[i], n, lanes);
+        return;
+    }
+    __m256 lo[4], hi[4];
+    for (int j = 0; j < 4; ++j) lo[j] = hi[j] = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += kLanes) {
+        const __m256 q_lo = _mm256_loadu_ps(q + i), q_hi = _mm256_loadu_ps(q + i + 8);
+        for (int j = 0; j < 4; ++j) {
+            lo[j] = _mm256_fmadd_ps(q_lo, load_f16(k[j] + i), lo[j]);
+            hi[j] = _mm256_fmadd_ps(q_hi, load_f16(k[j] + i + 8), hi[j]);
+        }
+    }
+    for (int j = 0; j < 4; ++j) out[j] = reduce16(lo[j], hi[j]);
+}
+
 void axpy_f16(float p, const uint16_t* v, float* acc, int n) {
     const __m256 pv = _mm256_set1_ps(p);
     int i = 0;
@@ -104,6 +122,31 @@ void reduce_lanes(const float* acc, int lanes, int n, float* out) {
         for (int j = 0; j < lanes / 8; ++j) r[j] = _mm256_loadu_ps(l + 8 * j);
         out[i] = lanes == kLanes ? reduce16(r[0], r[1]) : reduce64(r);
     }
+}
+
+void weighted_sum_f16(const float* p, const uint16_t* v, size_t v_stride, int64_t n_slots,
+                      int64_t lane0, int lanes, int n, float* out) {
+    // One slot at a time into its lane's row of acc (16 KB for 16 lanes of
+    // 256 columns: L1), then the reduction. Keeping a column block's lanes in
+    // registers instead means reading each V row once per block: slower for
+    // long contexts, whose V does not fit in L1.
+    std::vector<float> acc(size_t(lanes) * size_t(n), 0.0f);
+    for (int64_t s = 0; s < n_slots; ++s) {
+        if (p[s] == 0) continue;
+        axpy_f16(p[s], v + size_t(s) * v_stride, &acc[size_t((lane0 + s) % lanes) * size_t(n)], n);
+    }
+    reduce_lanes(acc.data(), lanes, n, out);
+}
+
+void scale_to_f16(float* x, int64_t n, float s) {
+    const __m256 sv = _mm256_set1_ps(s);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i h =
+            _mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(x + i), sv), _MM_FROUND_TO_NEAREST_INT);
+        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(h));
+    }
+    for (; i < n; ++i) x[i] = _cvtsh_ss(_cvtss_sh(x[i] * s, _MM_FROUND_TO_NEAREST_INT));
 }
 
 // ggml_v_expf (its AVX-512 form, as in ggml_math.h expf16) on 8 floats. The
@@ -158,7 +201,8 @@ double softmax_exp(float* x, int64_t n, float max) {
 }  // namespace
 
 const AttentionKernel& avx2_attention_kernel() {
-    static const AttentionKernel k{dot_f16, axpy_f16, reduce_lanes, softmax_exp};
+    static const AttentionKernel k{dot_f16, dot_f16_x4, weighted_sum_f16, scale_to_f16,
+                                   softmax_exp};
     return k;
 }
 

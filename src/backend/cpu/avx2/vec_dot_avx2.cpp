@@ -34,14 +34,20 @@ namespace {
 //
 // One traits struct per weight type: its block, its activation block, and its
 // 32 quants as bytes, signed (s8, any value) or unsigned (u8, then the
-// activation block's sum s times the weight block's min m is added). ggml's
-// order for every type: per block, one FMA of (d_w * d_a) times the 8 s32
-// lane sums into 8 float accumulators, reduced at the end; mins summed apart.
+// activation block's sum s times the weight block's min m is added).
+//
+// The float order is llama.cpp's for each type. Q4_1, Q5_0, Q5_1 and Q8_0 go
+// through ggml's vec_dot (or llamafile's GEMM, which sums alike): per block,
+// one FMA of (d_w * d_a) times the 8 s32 lane sums into 8 float accumulators,
+// reduced at the end; mins summed apart. Q4_0 and IQ4_NL weights are repacked
+// by llama.cpp's x86 build (8 rows interleaved) and multiplied by its
+// gemv/gemm, which add each block's whole integer sum into one running float
+// per output (kOneChain): acc = fma(float(sum), d_w * d_a, acc).
 
 struct Q4_0Traits {
     using Weight = BlockQ4_0;
     using Act = BlockQ8_0;
-    static constexpr bool kSigned = true, kMin = false;
+    static constexpr bool kSigned = true, kMin = false, kOneChain = true;
     __m256i quants(const Weight& b) const {
         return _mm256_sub_epi8(nibbles32(b.qs), _mm256_set1_epi8(8));
     }
@@ -50,14 +56,14 @@ struct Q4_0Traits {
 struct Q4_1Traits {
     using Weight = BlockQ4_1;
     using Act = BlockQ8_1;
-    static constexpr bool kSigned = false, kMin = true;
+    static constexpr bool kSigned = false, kMin = true, kOneChain = false;
     __m256i quants(const Weight& b) const { return nibbles32(b.qs); }
 };
 
 struct Q5_0Traits {
     using Weight = BlockQ5_0;
     using Act = BlockQ8_0;
-    static constexpr bool kSigned = true, kMin = false;
+    static constexpr bool kSigned = true, kMin = false, kOneChain = false;
     // q - 16: a clear 5th bit makes the nibble negative (0xF0 | nibble).
     __m256i quants(const Weight& b) const {
         const __m256i high =
@@ -69,7 +75,7 @@ struct Q5_0Traits {
 struct Q5_1Traits {
     using Weight = BlockQ5_1;
     using Act = BlockQ8_1;
-    static constexpr bool kSigned = false, kMin = true;
+    static constexpr bool kSigned = false, kMin = true, kOneChain = false;
     __m256i quants(const Weight& b) const {
         const __m256i high = _mm256_and_si256(bits32_to_bytes(b.qh), _mm256_set1_epi8(0x10));
         return _mm256_or_si256(nibbles32(b.qs), high);
@@ -79,17 +85,22 @@ struct Q5_1Traits {
 struct Q8_0Traits {
     using Weight = BlockQ8_0;
     using Act = BlockQ8_0;
-    static constexpr bool kSigned = true, kMin = false;
+    static constexpr bool kSigned = true, kMin = false, kOneChain = false;
     __m256i quants(const Weight& b) const { return load32(b.qs); }
 };
 
 struct IQ4_NLTraits {
     using Weight = BlockIQ4_NL;
     using Act = BlockQ8_0;
-    static constexpr bool kSigned = true, kMin = false;
+    static constexpr bool kSigned = true, kMin = false, kOneChain = true;
     __m128i values = iq4nl_values();
     __m256i quants(const Weight& b) const { return iq4nl_lookup(b.qs, values); }
 };
+
+template <class T>
+inline __m256i dot_q0(__m256i q, __m256i a) {
+    return T::kSigned ? dot_s8_s8(q, a) : dot_u8_s8(q, a);
+}
 
 template <class T>
 float vec_dot_q0(int64_t n, const void* vw, const void* va) {
@@ -97,57 +108,85 @@ float vec_dot_q0(int64_t n, const void* vw, const void* va) {
     auto* a = static_cast<const typename T::Act*>(va);
     const T traits;
     __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
+    float chain = 0, mins = 0;
     for (int64_t i = 0; i < n / 32; ++i) {
-        const __m256i q = traits.quants(w[i]);
-        const __m256i p =
-            T::kSigned ? dot_s8_s8(q, load32(a[i].qs)) : dot_u8_s8(q, load32(a[i].qs));
-        acc =
-            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(a[i].d)), _mm256_cvtepi32_ps(p), acc);
+        const __m256i p = dot_q0<T>(traits.quants(w[i]), load32(a[i].qs));
+        const float d = f16(w[i].d) * f16(a[i].d);
+        if constexpr (T::kOneChain)
+            chain = std::fma(float(hsum_i32(p)), d, chain);
+        else
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(p), acc);
         if constexpr (T::kMin) mins = std::fma(f16(w[i].m), f16(a[i].s), mins);
     }
+    if constexpr (T::kOneChain) return chain;
     return T::kMin ? hsum_ps(acc) + mins : hsum_ps(acc);
 }
 
-// 4 weight rows x 3 activation rows, each of the 12 dot products summed
-// exactly as vec_dot_q0 sums it; a weight block is unpacked once for 3
-// activation rows and an activation block loaded once for 4 weight rows.
-template <class T>
-void tile_q0_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+// 4 weight rows x NA activation rows (3: a prefill tile, 1: decode), each
+// sum exactly as vec_dot_q0 sums it; a weight block is unpacked once for the
+// NA activation rows and an activation block loaded once for 4 weight rows.
+// One-chain types add the 4 rows' block sums to 4 float lanes at once.
+template <class T, int NA>
+void tile_q0(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
     using W = typename T::Weight;
     using A = typename T::Act;
     const char* w = static_cast<const char*>(vw);
     const char* a = static_cast<const char*>(va);
     const T traits;
-    __m256 acc[4][3];
+    __m256 acc[4][NA];
     for (auto& r : acc)
         for (auto& c : r) c = _mm256_setzero_ps();
-    float mins[4][3] = {};
+    __m128 chain[NA];  // lane r: weight row r
+    for (auto& c : chain) c = _mm_setzero_ps();
+    float mins[4][NA] = {};
     for (int64_t i = 0; i < n / 32; ++i) {
-        const A* ab[3];
-        __m256i av[3];
-        float ad[3];
-        for (int j = 0; j < 3; ++j) {
+        const A* ab[NA];
+        __m256i av[NA];
+        float ad[NA];
+        for (int j = 0; j < NA; ++j) {
             ab[j] = reinterpret_cast<const A*>(a + size_t(j) * as) + i;
             av[j] = load32(ab[j]->qs);
             ad[j] = f16(ab[j]->d);
         }
+        const W* wb[4];
+        __m256i q[4];
         for (int r = 0; r < 4; ++r) {
-            const W& wb = reinterpret_cast<const W*>(w + size_t(r) * ws)[i];
-            const __m256i q = traits.quants(wb);
-            const float wd = f16(wb.d);
-            const __m256i qu = T::kSigned ? _mm256_sign_epi8(q, q) : q;
-            for (int j = 0; j < 3; ++j) {
-                const __m256i p = dot_u8_s8(qu, T::kSigned ? _mm256_sign_epi8(av[j], q) : av[j]);
+            wb[r] = reinterpret_cast<const W*>(w + size_t(r) * ws) + i;
+            q[r] = traits.quants(*wb[r]);
+        }
+        if constexpr (T::kOneChain) {
+            const __m128 wd =
+                _mm_setr_ps(f16(wb[0]->d), f16(wb[1]->d), f16(wb[2]->d), f16(wb[3]->d));
+            for (int j = 0; j < NA; ++j) {
+                const __m256i p[4] = {dot_q0<T>(q[0], av[j]), dot_q0<T>(q[1], av[j]),
+                                      dot_q0<T>(q[2], av[j]), dot_q0<T>(q[3], av[j])};
+                chain[j] = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_i32(p)),
+                                        _mm_mul_ps(wd, _mm_set1_ps(ad[j])), chain[j]);
+            }
+            continue;
+        }
+        for (int r = 0; r < 4; ++r) {
+            const float wd = f16(wb[r]->d);
+            const __m256i qu = T::kSigned ? _mm256_sign_epi8(q[r], q[r]) : q[r];
+            for (int j = 0; j < NA; ++j) {
+                const __m256i p = dot_u8_s8(qu, T::kSigned ? _mm256_sign_epi8(av[j], q[r]) : av[j]);
                 acc[r][j] =
                     _mm256_fmadd_ps(_mm256_set1_ps(wd * ad[j]), _mm256_cvtepi32_ps(p), acc[r][j]);
-                if constexpr (T::kMin) mins[r][j] = std::fma(f16(wb.m), f16(ab[j]->s), mins[r][j]);
+                if constexpr (T::kMin)
+                    mins[r][j] = std::fma(f16(wb[r]->m), f16(ab[j]->s), mins[r][j]);
             }
         }
     }
-    for (int r = 0; r < 4; ++r)
-        for (int j = 0; j < 3; ++j)
-            out[r * 3 + j] = T::kMin ? hsum_ps(acc[r][j]) + mins[r][j] : hsum_ps(acc[r][j]);
+    for (int j = 0; j < NA; ++j) {
+        float lanes[4];
+        _mm_storeu_ps(lanes, chain[j]);
+        for (int r = 0; r < 4; ++r) {
+            if constexpr (T::kOneChain)
+                out[r * NA + j] = lanes[r];
+            else
+                out[r * NA + j] = T::kMin ? hsum_ps(acc[r][j]) + mins[r][j] : hsum_ps(acc[r][j]);
+        }
+    }
 }
 
 // --- K-quants against Q8_K ----------------------------------------------------------
@@ -566,10 +605,14 @@ void convert_f32(const float* x, void* y, int64_t n) {
 }
 
 constexpr MatmulTileEntry kAvx2Tiles[] = {
-    {GgmlType::f32, tile_f32_f32_4x3},         {GgmlType::f16, tile_f16_f16_4x3},
-    {GgmlType::q4_0, tile_q0_4x3<Q4_0Traits>}, {GgmlType::q4_1, tile_q0_4x3<Q4_1Traits>},
-    {GgmlType::q5_0, tile_q0_4x3<Q5_0Traits>}, {GgmlType::q5_1, tile_q0_4x3<Q5_1Traits>},
-    {GgmlType::q8_0, tile_q0_4x3<Q8_0Traits>}, {GgmlType::iq4_nl, tile_q0_4x3<IQ4_NLTraits>},
+    {GgmlType::f32, tile_f32_f32_4x3},
+    {GgmlType::f16, tile_f16_f16_4x3},
+    {GgmlType::q4_0, tile_q0<Q4_0Traits, 3>, tile_q0<Q4_0Traits, 1>},
+    {GgmlType::q4_1, tile_q0<Q4_1Traits, 3>, tile_q0<Q4_1Traits, 1>},
+    {GgmlType::q5_0, tile_q0<Q5_0Traits, 3>, tile_q0<Q5_0Traits, 1>},
+    {GgmlType::q5_1, tile_q0<Q5_1Traits, 3>, tile_q0<Q5_1Traits, 1>},
+    {GgmlType::q8_0, tile_q0<Q8_0Traits, 3>, tile_q0<Q8_0Traits, 1>},
+    {GgmlType::iq4_nl, tile_q0<IQ4_NLTraits, 3>, tile_q0<IQ4_NLTraits, 1>},
 };
 
 constexpr MatmulKernelEntry kAvx2Kernels[] = {

@@ -1,7 +1,7 @@
-// AVX-512 (F, BW, VL, VNNI) tiles for the 32-element quant types: the
-// contract of kernels.h's MatmulTileFn, each of the 12 sums bit for bit the
-// AVX2 vec_dot's (ggml's order: per block one FMA of d_w * d_a times the 8
-// s32 lane sums into 8 float lanes, reduced pairwise at the end).
+// AVX-512 (F, BW, VL, VNNI) tiles for the 32-element quant types and Q4_K:
+// the contract of kernels.h's MatmulTileFn, each sum bit for bit the AVX2
+// vec_dot's, in llama.cpp's float order for the type (avx2/vec_dot_avx2.cpp
+// says which).
 //
 // Only the integer part differs, and integer sums are exact in any order:
 // vpdpbusd multiplies unsigned weight bytes by signed activation bytes and
@@ -42,7 +42,7 @@ struct Q4_0Tile {
     using Weight = BlockQ4_0;
     using Act = BlockQ8_0;
     static constexpr int kOffset = 8;
-    static constexpr bool kMin = false;
+    static constexpr bool kMin = false, kOneChain = true;
     __m256i quants(const Weight& b) const { return nibbles32(b.qs); }
 };
 
@@ -50,7 +50,7 @@ struct Q4_1Tile {
     using Weight = BlockQ4_1;
     using Act = BlockQ8_1;
     static constexpr int kOffset = 0;
-    static constexpr bool kMin = true;
+    static constexpr bool kMin = true, kOneChain = false;
     __m256i quants(const Weight& b) const { return nibbles32(b.qs); }
 };
 
@@ -58,7 +58,7 @@ struct Q5_0Tile {
     using Weight = BlockQ5_0;
     using Act = BlockQ8_0;
     static constexpr int kOffset = 16;
-    static constexpr bool kMin = false;
+    static constexpr bool kMin = false, kOneChain = false;
     __m256i quants(const Weight& b) const {
         return _mm256_or_si256(nibbles32(b.qs), fifth_bits(b.qh));
     }
@@ -68,7 +68,7 @@ struct Q5_1Tile {
     using Weight = BlockQ5_1;
     using Act = BlockQ8_1;
     static constexpr int kOffset = 0;
-    static constexpr bool kMin = true;
+    static constexpr bool kMin = true, kOneChain = false;
     __m256i quants(const Weight& b) const {
         return _mm256_or_si256(nibbles32(b.qs), fifth_bits(b.qh));
     }
@@ -78,7 +78,7 @@ struct Q8_0Tile {
     using Weight = BlockQ8_0;
     using Act = BlockQ8_0;
     static constexpr int kOffset = 128;
-    static constexpr bool kMin = false;
+    static constexpr bool kMin = false, kOneChain = false;
     __m256i quants(const Weight& b) const {
         return _mm256_xor_si256(load32(b.qs), _mm256_set1_epi8(char(0x80)));
     }
@@ -88,7 +88,7 @@ struct IQ4_NLTile {
     using Weight = BlockIQ4_NL;
     using Act = BlockQ8_0;
     static constexpr int kOffset = 128;
-    static constexpr bool kMin = false;
+    static constexpr bool kMin = false, kOneChain = true;
     // The 16 values + 128, as unsigned bytes.
     __m128i values = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)),
                                    _mm_set1_epi8(char(0x80)));
@@ -101,22 +101,25 @@ struct IQ4_NLTile {
     }
 };
 
-template <class T>
-void tile_q0_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+// 4 weight rows x NA activation rows (3: a prefill tile, 1: decode).
+template <class T, int NA>
+void tile_q0(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
     using W = typename T::Weight;
     using A = typename T::Act;
     const char* w = static_cast<const char*>(vw);
     const char* a = static_cast<const char*>(va);
     const T traits;
-    __m256 acc[4][3];
+    __m256 acc[4][NA];
     for (auto& r : acc)
         for (auto& c : r) c = _mm256_setzero_ps();
-    float mins[4][3] = {};
+    __m128 chain[NA];  // one-chain types; lane r: weight row r
+    for (auto& c : chain) c = _mm_setzero_ps();
+    float mins[4][NA] = {};
     for (int64_t i = 0; i < n / 32; ++i) {
-        const A* ab[3];
-        __m256i av[3], start[3];
-        __m256 ad[3];
-        for (int j = 0; j < 3; ++j) {
+        const A* ab[NA];
+        __m256i av[NA], start[NA];
+        __m256 ad[NA];
+        for (int j = 0; j < NA; ++j) {
             ab[j] = reinterpret_cast<const A*>(a + size_t(j) * as) + i;
             av[j] = load32(ab[j]->qs);
             ad[j] = _mm256_set1_ps(f16(ab[j]->d));
@@ -127,21 +130,46 @@ void tile_q0_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t as
                 start[j] = _mm256_sub_epi32(_mm256_setzero_si256(), lane_sums);
             }
         }
+        const W* wb[4];
+        __m256i q[4];
         for (int r = 0; r < 4; ++r) {
-            const W& wb = reinterpret_cast<const W*>(w + size_t(r) * ws)[i];
-            const __m256i q = traits.quants(wb);
-            const __m256 wd = _mm256_set1_ps(f16(wb.d));
-            for (int j = 0; j < 3; ++j) {
-                const __m256i p = _mm256_dpbusd_epi32(start[j], q, av[j]);
+            wb[r] = reinterpret_cast<const W*>(w + size_t(r) * ws) + i;
+            q[r] = traits.quants(*wb[r]);
+        }
+        if constexpr (T::kOneChain) {
+            const __m128 wd =
+                _mm_setr_ps(f16(wb[0]->d), f16(wb[1]->d), f16(wb[2]->d), f16(wb[3]->d));
+            for (int j = 0; j < NA; ++j) {
+                const __m256i p[4] = {_mm256_dpbusd_epi32(start[j], q[0], av[j]),
+                                      _mm256_dpbusd_epi32(start[j], q[1], av[j]),
+                                      _mm256_dpbusd_epi32(start[j], q[2], av[j]),
+                                      _mm256_dpbusd_epi32(start[j], q[3], av[j])};
+                chain[j] = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_i32(p)),
+                                        _mm_mul_ps(wd, _mm256_castps256_ps128(ad[j])), chain[j]);
+            }
+            continue;
+        }
+        for (int r = 0; r < 4; ++r) {
+            const __m256 wd = _mm256_set1_ps(f16(wb[r]->d));
+            for (int j = 0; j < NA; ++j) {
+                const __m256i p = _mm256_dpbusd_epi32(start[j], q[r], av[j]);
                 acc[r][j] =
                     _mm256_fmadd_ps(_mm256_mul_ps(wd, ad[j]), _mm256_cvtepi32_ps(p), acc[r][j]);
-                if constexpr (T::kMin) mins[r][j] = std::fma(f16(wb.m), f16(ab[j]->s), mins[r][j]);
+                if constexpr (T::kMin)
+                    mins[r][j] = std::fma(f16(wb[r]->m), f16(ab[j]->s), mins[r][j]);
             }
         }
     }
-    for (int r = 0; r < 4; ++r)
-        for (int j = 0; j < 3; ++j)
-            out[r * 3 + j] = T::kMin ? hsum_ps(acc[r][j]) + mins[r][j] : hsum_ps(acc[r][j]);
+    for (int j = 0; j < NA; ++j) {
+        float lanes[4];
+        _mm_storeu_ps(lanes, chain[j]);
+        for (int r = 0; r < 4; ++r) {
+            if constexpr (T::kOneChain)
+                out[r * NA + j] = lanes[r];
+            else
+                out[r * NA + j] = T::kMin ? hsum_ps(acc[r][j]) + mins[r][j] : hsum_ps(acc[r][j]);
+        }
+    }
 }
 
 // Q4_K in the order of llama.cpp's repacked gemm, as avx2/'s
@@ -208,12 +236,12 @@ void tile_q4_k_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t 
 
 constexpr MatmulTileEntry kAvx512Tiles[] = {
     {GgmlType::q4_k, tile_q4_k_4x3},
-    {GgmlType::q4_0, tile_q0_4x3<Q4_0Tile>},
-    {GgmlType::q4_1, tile_q0_4x3<Q4_1Tile>},
-    {GgmlType::q5_0, tile_q0_4x3<Q5_0Tile>},
-    {GgmlType::q5_1, tile_q0_4x3<Q5_1Tile>},
-    {GgmlType::q8_0, tile_q0_4x3<Q8_0Tile>},
-    {GgmlType::iq4_nl, tile_q0_4x3<IQ4_NLTile>},
+    {GgmlType::q4_0, tile_q0<Q4_0Tile, 3>, tile_q0<Q4_0Tile, 1>},
+    {GgmlType::q4_1, tile_q0<Q4_1Tile, 3>, tile_q0<Q4_1Tile, 1>},
+    {GgmlType::q5_0, tile_q0<Q5_0Tile, 3>, tile_q0<Q5_0Tile, 1>},
+    {GgmlType::q5_1, tile_q0<Q5_1Tile, 3>, tile_q0<Q5_1Tile, 1>},
+    {GgmlType::q8_0, tile_q0<Q8_0Tile, 3>, tile_q0<Q8_0Tile, 1>},
+    {GgmlType::iq4_nl, tile_q0<IQ4_NLTile, 3>, tile_q0<IQ4_NLTile, 1>},
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 // summation order as ggml_math.h writes it out. Compiled without FMA
 // contraction: every fused multiply-add here is an explicit std::fma.
 #include <cmath>
+#include <vector>
 
 #include "backend/cpu/ggml_math.h"
 #include "backend/cpu/kernels.h"
@@ -24,16 +25,28 @@ double dot_f16(const float* q, const uint16_t* k, int n, int lanes) {
     return dot;
 }
 
-void axpy_f16(float p, const uint16_t* v, float* acc, int n) {
-    for (int i = 0; i < n; ++i) acc[i] = std::fma(p, fp16_to_fp32(v[i]), acc[i]);
+void dot_f16_x4(const float* q, const uint16_t* const* k, int n, int lanes, double* out) {
+    for (int i = 0; i < 4; ++i) out[i] = dot_f16(q, k[i], n, lanes);
 }
 
-void reduce_lanes(const float* acc, int lanes, int n, float* out) {
+void weighted_sum_f16(const float* p, const uint16_t* v, size_t v_stride, int64_t n_slots,
+                      int64_t lane0, int lanes, int n, float* out) {
+    std::vector<float> acc(size_t(lanes) * size_t(n), 0.0f);
+    for (int64_t s = 0; s < n_slots; ++s) {
+        if (p[s] == 0) continue;
+        float* lane = &acc[size_t((lane0 + s) % lanes) * size_t(n)];
+        const uint16_t* row = v + size_t(s) * v_stride;
+        for (int i = 0; i < n; ++i) lane[i] = std::fma(p[s], fp16_to_fp32(row[i]), lane[i]);
+    }
     for (int i = 0; i < n; ++i) {
         float l[ggml::kVecDotLanes];
-        for (int k = 0; k < lanes; ++k) l[k] = acc[k * n + i];
+        for (int k = 0; k < lanes; ++k) l[k] = acc[size_t(k) * size_t(n) + size_t(i)];
         out[i] = reduce(l, lanes);
     }
+}
+
+void scale_to_f16(float* x, int64_t n, float s) {
+    for (int64_t i = 0; i < n; ++i) x[i] = fp16_to_fp32(fp32_to_fp16(x[i] * s));
 }
 
 double softmax_exp(float* x, int64_t n, float max) {
@@ -48,7 +61,8 @@ double softmax_exp(float* x, int64_t n, float max) {
 }  // namespace
 
 const AttentionKernel& scalar_attention_kernel() {
-    static const AttentionKernel k{dot_f16, axpy_f16, reduce_lanes, softmax_exp};
+    static const AttentionKernel k{dot_f16, dot_f16_x4, weighted_sum_f16, scale_to_f16,
+                                   softmax_exp};
     return k;
 }
 

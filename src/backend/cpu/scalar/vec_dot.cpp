@@ -38,7 +38,9 @@ float vec_dot_q4_0_q8_0(int64_t n, const void* vw, const void* va) {
         int8_t q[32];
         unpack_nibbles32(w[i].qs, q);
         for (int8_t& v : q) v = int8_t(v - 8);
-        sum += float(dot_i8(q, a[i].qs, 32)) * (fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d));
+        // One fused chain, as llama.cpp's repacked Q4_0 gemv/gemm.
+        sum = std::fma(float(dot_i8(q, a[i].qs, 32)), fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d),
+                       sum);
     }
     return sum;
 }
@@ -107,7 +109,9 @@ float vec_dot_iq4_nl_q8_0(int64_t n, const void* vw, const void* va) {
         int8_t q[32];
         unpack_nibbles32(w[i].qs, q);
         for (int8_t& v : q) v = kIq4nlValues[v];
-        sum += float(dot_i8(q, a[i].qs, 32)) * (fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d));
+        // One fused chain, as llama.cpp's repacked IQ4_NL gemv/gemm.
+        sum = std::fma(float(dot_i8(q, a[i].qs, 32)), fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d),
+                       sum);
     }
     return sum;
 }
