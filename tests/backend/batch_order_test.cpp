@@ -6,8 +6,7 @@
 //     dmin * a.d; its gemv (the other rows) does the same per 256 elements.
 //   Q5_K, Q6_K, tiled kernel (all rows from 8): per block,
 //     r = sum * d - dmin * min sum (one FMA), acc = fma(r, a.d, acc).
-// The rows below the tiled kernel's 8 take ggml's vec_dot: its lanes for Q6_K
-// below; Q5_K's vec_dot is taken as it is (not checked against llama.cpp).
+// The rows below the tiled kernel's 8 take ggml's vec_dot, in its 8 lanes.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -140,34 +139,45 @@ float q4_k_gemv_dot(const uint8_t* w, const BlockQ8_K* a, int64_t n) {
     return acc - mins;
 }
 
-// Q6_K's vec_dot (fewer than 8 rows) in the lanes of ggml's AVX2 kernel:
-// lane l holds, per 32 elements, the products of elements 4l..4l+3 (scales
-// applied), less 32 * (scale * activation sum) of the 16-element groups 2l
-// and 2l + 1; per block one FMA of the lane times d * a.d; then the lanes are
-// added l + (l + 4), then 0 + 2 and 1 + 3, then those two.
-float q6_k_vec_dot(const uint8_t* w, const BlockQ8_K* a, int64_t n) {
-    float acc[8] = {};
+// Q5_K's and Q6_K's vec_dot (fewer than 8 rows) in the lanes of ggml's AVX2
+// kernels: lane l holds, per 32 elements, the products of elements 4l..4l+3
+// (scales applied); for Q6_K less 32 * (scale * activation sum) of the
+// 16-element groups 2l and 2l + 1 (its quants' offset); per block one FMA of
+// the lane times d * a.d; then the lanes are added l + (l + 4), then 0 + 2
+// and 1 + 3, then those two. Q5_K's mins: one FMA per block of the min sum
+// times a.d * dmin into a float taken off at the end.
+float k_quant_vec_dot(GgmlType type, const uint8_t* w, const BlockQ8_K* a, int64_t n) {
+    const size_t block_bytes = tensor_row_bytes(type, kQK_K);
+    const bool q6 = type == GgmlType::q6_k;
+    const int group = q6 ? 16 : 32;
+    float acc[8] = {}, mins = 0;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const Unpacked u = unpack(GgmlType::q6_k, w + sizeof(BlockQ6_K) * size_t(i));
+        const Unpacked u = unpack(type, w + block_bytes * size_t(i));
         const float d = a[i].d * u.d;
         for (int l = 0; l < 8; ++l) {
             int lane = 0;
             for (int chunk = 0; chunk < 8; ++chunk) {  // 32 elements each
                 for (int e = 32 * chunk + 4 * l; e < 32 * chunk + 4 * l + 4; ++e)
-                    lane += u.scale[e / 16] * (u.q[e] + 32) * a[i].qs[e];
+                    lane += u.scale[e / group] * (u.q[e] + (q6 ? 32 : 0)) * a[i].qs[e];
             }
-            int offset = 0;
-            for (int g = 2 * l; g < 2 * l + 2; ++g) {
-                int act = 0;
-                for (int e = 16 * g; e < 16 * g + 16; ++e) act += a[i].qs[e];
-                offset += u.scale[g] * act;
+            if (q6) {
+                for (int g = 2 * l; g < 2 * l + 2; ++g) {
+                    int act = 0;
+                    for (int e = 16 * g; e < 16 * g + 16; ++e) act += a[i].qs[e];
+                    lane -= 32 * u.scale[g] * act;
+                }
             }
-            acc[l] = std::fma(float(lane - 32 * offset), d, acc[l]);
+            acc[l] = std::fma(float(lane), d, acc[l]);
+        }
+        if (!q6) {
+            int sum, min_sum;
+            int_sums(u, a[i], group, 0, kQK_K, &sum, &min_sum);
+            mins = std::fma(float(min_sum), a[i].d * u.dmin, mins);
         }
     }
     float four[4];
     for (int l = 0; l < 4; ++l) four[l] = acc[l + 4] + acc[l];
-    return (four[0] + four[2]) + (four[1] + four[3]);
+    return ((four[0] + four[2]) + (four[1] + four[3])) - mins;
 }
 
 class BatchOrder : public ::testing::TestWithParam<GgmlType> {};
@@ -207,10 +217,8 @@ TEST_P(BatchOrder, MatmulSumsEachRowInLlamaCppsOrder) {
                     want = batch_order_dot(type, wr, a.data(), n_in);
                 else if (type == GgmlType::q4_k)
                     want = q4_k_gemv_dot(wr, a.data(), n_in);
-                else if (type == GgmlType::q6_k)
-                    want = q6_k_vec_dot(wr, a.data(), n_in);
                 else
-                    want = k->vec_dot(n_in, wr, a.data());
+                    want = k_quant_vec_dot(type, wr, a.data(), n_in);
                 EXPECT_EQ(y.row(r)[o], want) << "n " << n << " row " << r << " out " << o;
             }
         }

@@ -259,7 +259,7 @@ float q5_k_dot(int64_t n, const void* vw, const void* va) {
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const __m256i sm = _mm256_cvtepu8_epi16(k4_scales_mins(w[i].scales));
         const int min_sum = k4_mins_dot(sm, a[i].bsums);
-        if constexpr (!kTiled) mins += a[i].d * f16(w[i].dmin) * float(min_sum);
+        if constexpr (!kTiled) mins = std::fma(float(min_sum), a[i].d * f16(w[i].dmin), mins);
         const __m256i scales = _mm256_permute2x128_si256(sm, sm, 0x00);
         const __m256i qh = load32(w[i].qh);
         __m256i sumi = _mm256_setzero_si256();
