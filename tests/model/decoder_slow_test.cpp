@@ -169,6 +169,7 @@ TEST_P(DecoderVsLlamaCpp, GreedyContinuations) {
 
 INSTANTIATE_TEST_SUITE_P(Models, DecoderVsLlamaCpp,
                          ::testing::Values(Case{"gemma3", "gemma-3-270m-Q4_K_M.gguf", true},
+                                           Case{"gemma3_q4_0", "gemma-3-270m-Q4_0.gguf", true},
                                            Case{"llama", "SmolLM2-135M-Instruct-Q4_1.gguf", true},
                                            Case{"qwen2", "qwen2-random-Q8_0.gguf", true}),
                          [](const auto& param) { return std::string(param.param.name); });

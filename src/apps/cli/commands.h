@@ -14,5 +14,7 @@ void add_mc_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_embed_command(CLI::App& app);
+void add_niah_command(CLI::App& app);
+void add_classify_command(CLI::App& app);
 
 }  // namespace slim::cli

@@ -48,6 +48,12 @@ std::string default_data_dir() {
     return candidates.front().string();
 }
 
+std::string model_name(const GgufFile& file, const std::string& path) {
+    std::optional<std::string_view> name = file.get_string("general.name");
+    const std::string base = std::filesystem::path(path).filename().string();
+    return name && !name->empty() ? fmt::format("{} ({})", *name, base) : base;
+}
+
 std::string human_bytes(double n) {
     const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     int u = 0;
@@ -68,8 +74,11 @@ std::string format_duration(double seconds) {
 ProgressBar::ProgressBar(std::string unit)
     : unit_(std::move(unit)), tty_(::isatty(STDERR_FILENO) != 0) {}
 
-void ProgressBar::update(int done, int total, double seconds, const std::string& status) {
-    const double eta = done > 0 ? seconds / done * (total - done) : 0.0;
+void ProgressBar::update(int done, int total, double seconds, const std::string& status,
+                         double work_done) {
+    const double eta = work_done > 0 && work_done <= 1 ? seconds / work_done * (1 - work_done)
+                       : done > 0                      ? seconds / done * (total - done)
+                                                       : 0.0;
     constexpr int kWidth = 30;
     const int filled = total > 0 ? int(int64_t(done) * kWidth / total) : kWidth;
     const double per = done > 0 ? seconds / done : 0.0;

@@ -24,6 +24,10 @@ std::string default_model_path();
 // Returns the first that exists, or the first candidate (so errors name it).
 std::string default_data_dir();
 
+// "Gemma 3 270m (gemma-3-270m-Q4_K_M.gguf)": general.name and the file name,
+// or the file name alone.
+std::string model_name(const GgufFile& file, const std::string& path);
+
 std::string human_bytes(double n);
 
 // "42s", "3m05s", "1h02m03s".
@@ -32,10 +36,14 @@ std::string format_duration(double seconds);
 // Progress of a long evaluation on stderr: one line per update on a log, a
 // bar redrawn in place on a terminal. `unit` names what is counted ("chunks",
 // "items"), `status` is what the verb adds after the count ("ppl 12.3456").
+// The ETA assumes the remaining units take as long as the done ones, unless
+// `work_done` (0..1] says what share of the work is done when units differ
+// in size (`slim niah`'s cells grow with their context length).
 class ProgressBar {
   public:
     explicit ProgressBar(std::string unit);
-    void update(int done, int total, double seconds, const std::string& status);
+    void update(int done, int total, double seconds, const std::string& status,
+                double work_done = -1);
 
   private:
     std::string unit_;

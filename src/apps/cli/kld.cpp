@@ -38,12 +38,6 @@ struct KldCliOptions {
     int n_threads = 0;
 };
 
-std::string model_name(const GgufFile& file, const std::string& path) {
-    std::optional<std::string_view> name = file.get_string("general.name");
-    const std::string base = std::filesystem::path(path).filename().string();
-    return name && !name->empty() ? fmt::format("{} ({})", *name, base) : base;
-}
-
 std::string read_text(const std::string& path) {
     MappedFile f(path);
     std::string text(reinterpret_cast<const char*>(f.bytes().data()), f.bytes().size());

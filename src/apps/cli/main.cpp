@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
     slim::cli::add_convert_command(app);
     slim::cli::add_bench_command(app);
     slim::cli::add_embed_command(app);
+    slim::cli::add_niah_command(app);
+    slim::cli::add_classify_command(app);
 
     try {
         app.parse(argc, argv);

@@ -84,13 +84,10 @@ class CpuBackend final : public Backend {
         });
         // llama.cpp sums the first n_batch activation rows in another order
         // than the rest for some weight types (kernels.h, BatchOrder). The
-        // 4 x 3 tile sums in vec_dot_batch's order where there is one, the
-        // 4 x 1 gemv in vec_dot's.
+        // tile sums in vec_dot_batch's order where there is one.
         const int64_t n_batch = k->vec_dot_batch ? cpu::batch_order_rows(k->batch_order, n) : 0;
         const cpu::MatmulTileEntry* tiles = cpu::matmul_tiles(w.type);
-        const RowOrder batch{k->vec_dot_batch, tiles ? tiles->tile : nullptr, nullptr};
-        const RowOrder rest{k->vec_dot, tiles && !k->vec_dot_batch ? tiles->tile : nullptr,
-                            tiles ? tiles->gemv : nullptr};
+        const cpu::MatmulTileFn tile = tiles ? tiles->tile : nullptr;
         pool_.run([&](int t, int nt) {
             // Whole groups of 4 weight rows per thread, so only the matrix's
             // own last rows are left for the dot products.
@@ -98,56 +95,44 @@ class CpuBackend final : public Backend {
             auto [begin, end] = ThreadPool::split((w.n_rows + TW - 1) / TW, t, nt);
             begin *= TW;
             end = std::min(w.n_rows, end * TW);
-            if (n_batch > 0) multiply_rows(batch, y, w, act_row, 0, n_batch, begin, end);
-            if (n_batch < n) multiply_rows(rest, y, w, act_row, n_batch, n, begin, end);
+            if (n_batch > 0)
+                multiply_rows(tile, k->vec_dot_batch, y, w, act_row, 0, n_batch, begin, end);
+            if (n_batch < n)
+                multiply_rows(k->vec_dot_batch ? nullptr : tile, k->vec_dot, y, w, act_row, n_batch,
+                              n, begin, end);
         });
     }
 
-    // One summation order's kernels: the dot product, and the 4 x 3 tile and
-    // 4 x 1 gemv where there are some in that order.
-    struct RowOrder {
-        cpu::VecDotFn dot;
-        cpu::MatmulTileFn tile, gemv;
-    };
-
     // Weight rows [begin, end) against activation rows [r_begin, r_end), in
-    // 4 x 3 tiles where there is a tile kernel, the activations in blocks that
-    // stay in L2 while the thread's weight rows pass by; leftover activation
-    // rows go through the 4 x 1 gemv where there is one, leftover weight rows
-    // (and everything else) through the dot product.
-    void multiply_rows(const RowOrder& k, const Tensor& y, const Tensor& w, size_t act_row,
-                       int64_t r_begin, int64_t r_end, int64_t begin, int64_t end) {
+    // 4 x 3 tiles where there is a tile kernel, the activations in blocks
+    // that stay in L2 while the thread's weight rows pass by; leftover rows
+    // and columns go through dot, whose order the tile's is.
+    void multiply_rows(cpu::MatmulTileFn tile, cpu::VecDotFn dot, const Tensor& y, const Tensor& w,
+                       size_t act_row, int64_t r_begin, int64_t r_end, int64_t begin, int64_t end) {
         constexpr int64_t TW = cpu::kTileWeightRows, TA = cpu::kTileActRows;
         constexpr int64_t kActBlock = 16 * TA;
         const char* wdata = static_cast<const char*>(w.data);
-        const cpu::MatmulTileFn tile = r_end - r_begin >= TA ? k.tile : nullptr;
+        if (r_end - r_begin < TA) tile = nullptr;
         float out[TW * TA];
         for (int64_t r0 = r_begin; r0 < r_end; r0 += kActBlock) {
             const int64_t r1 = std::min(r_end, r0 + kActBlock);
-            const int64_t r_tiled = tile ? r0 + (r1 - r0) / TA * TA : r0;
+            const int64_t r_tiled = r0 + (r1 - r0) / TA * TA;
             int64_t o = begin;
-            for (; (tile || k.gemv) && o + TW <= end; o += TW) {
+            for (; tile && o + TW <= end; o += TW) {
                 const char* wrow = wdata + w.row_bytes * o;
                 for (int64_t r = r0; r < r_tiled; r += TA) {
                     tile(w.n_cols, wrow, w.row_bytes, act_.data() + act_row * r, act_row, out);
                     for (int64_t i = 0; i < TW; ++i)
                         for (int64_t j = 0; j < TA; ++j) y.row(r + j)[o + i] = out[i * TA + j];
                 }
-                for (int64_t r = r_tiled; r < r1; ++r) {
-                    const char* arow = act_.data() + act_row * r;
-                    if (k.gemv) {
-                        k.gemv(w.n_cols, wrow, w.row_bytes, arow, act_row, out);
-                        for (int64_t i = 0; i < TW; ++i) y.row(r)[o + i] = out[i];
-                    } else {
-                        for (int64_t i = 0; i < TW; ++i)
-                            y.row(r)[o + i] = k.dot(w.n_cols, wrow + w.row_bytes * i, arow);
-                    }
-                }
+                for (int64_t r = r_tiled; r < r1; ++r)
+                    for (int64_t i = 0; i < TW; ++i)
+                        y.row(r)[o + i] =
+                            dot(w.n_cols, wrow + w.row_bytes * i, act_.data() + act_row * r);
             }
             for (; o < end; ++o)
                 for (int64_t r = r0; r < r1; ++r)
-                    y.row(r)[o] =
-                        k.dot(w.n_cols, wdata + w.row_bytes * o, act_.data() + act_row * r);
+                    y.row(r)[o] = dot(w.n_cols, wdata + w.row_bytes * o, act_.data() + act_row * r);
         }
     }
 

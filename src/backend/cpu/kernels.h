@@ -67,21 +67,20 @@ struct MatmulKernelEntry {
     MatmulKernel kernel;
 };
 
-// Several dot products at once: out[i * n_act + j] = dot(weight row i,
-// activation row j) for 4 weight rows (w_stride bytes apart) and n_act
-// converted activation rows (a_stride bytes apart), n elements each. Each
-// loaded vector feeds several products instead of one, which is what lets a
-// batch of tokens run at the multipliers' speed rather than the loads'.
-// Same contract as vec_dot otherwise; for the quant types each sum equals
-// the vec_dot's (or vec_dot_batch's, see matmul_tiles) bit for bit.
+// Several dot products at once for prefill-sized matmuls: out[i * 3 + j] =
+// dot(weight row i, activation row j) for 4 weight rows (w_stride bytes
+// apart) and 3 converted activation rows (a_stride bytes apart), n elements
+// each. Each loaded vector feeds several products instead of one, which is
+// what lets a batch of tokens run at the multipliers' speed rather than the
+// loads'. Same contract as vec_dot otherwise; for the quant types each sum
+// equals the vec_dot's (or vec_dot_batch's, see matmul_tiles) bit for bit.
 using MatmulTileFn = void (*)(int64_t n, const void* w, size_t w_stride, const void* a,
                               size_t a_stride, float* out);
 constexpr int kTileWeightRows = 4, kTileActRows = 3;
 
 struct MatmulTileEntry {
     GgmlType weight;
-    MatmulTileFn tile;            // kTileActRows activation rows (prefill)
-    MatmulTileFn gemv = nullptr;  // one activation row (decode), where it pays
+    MatmulTileFn tile;
 };
 
 // Attention's products with the F16 KV cache, summed in llama.cpp's order
@@ -136,13 +135,10 @@ const MatmulKernel* matmul_kernel(GgmlType weight_type);
 
 // The tile kernels for a weight type at the active ISA (with the same
 // fallback), or nullptr: matmul then uses vec_dot alone. A tile's sums equal
-// The tile kernels for a weight type at the active ISA (with the same
-// fallback), or nullptr: matmul then uses vec_dot alone. A tile's sums equal
 // matmul_kernel()'s bit for bit for the quant types, whichever ISA each comes
-// from (tests hold them to it): the 4 x 3 tile's those of vec_dot_batch where
-// the kernel has one (it then serves only the rows that take that order),
-// else vec_dot's; the gemv's always vec_dot's. isa_matmul_tiles is one ISA's
-// own, for tests.
+// from (tests hold them to it): vec_dot_batch's where the kernel has one (the
+// tile then serves only the rows that take that order), else vec_dot's.
+// isa_matmul_tiles is one ISA's own, for tests.
 const MatmulTileEntry* matmul_tiles(GgmlType weight_type);
 const MatmulTileEntry* isa_matmul_tiles(Isa isa, GgmlType weight_type);
 
