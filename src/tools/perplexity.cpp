@@ -108,9 +108,12 @@ int for_each_scored_position(
     const size_t n_vocab = size_t(model.config().n_vocab);
     const int first = n_ctx / 2;
     // Positions first .. n_ctx-2 are scored; the last token is only a target,
-    // so it is never run.
+    // but it runs too, as in llama.cpp: the batches' row counts decide some
+    // of its kernels' summation orders (backend/cpu/kernels.h, BatchOrder),
+    // and whole halves of a chunk keep them those of one batch of n_ctx.
     const int n_score = scored_per_chunk(n_ctx);
-    const int step = std::min(n_score, options.n_batch > 0 ? options.n_batch : model.max_batch());
+    const int step =
+        std::min(n_ctx - first, options.n_batch > 0 ? options.n_batch : model.max_batch());
     std::vector<float> logits(size_t(step) * n_vocab);
     std::vector<TokenId> chunk(static_cast<size_t>(n_ctx));
     KvCache cache(backend, model.config(), n_ctx);
@@ -123,11 +126,11 @@ int for_each_scored_position(
         // The unscored first half needs no logits.
         model.forward(std::span<const TokenId>(chunk).first(size_t(first)), cache,
                       std::span<float>(logits).first(n_vocab), false);
-        for (int begin = first; begin < first + n_score; begin += step) {
-            const int n = std::min(step, first + n_score - begin);
+        for (int begin = first; begin < n_ctx; begin += step) {
+            const int n = std::min(step, n_ctx - begin);
             model.forward(std::span<const TokenId>(chunk).subspan(size_t(begin), size_t(n)), cache,
                           logits, true);
-            for (int i = 0; i < n; ++i) {
+            for (int i = 0; i < n && begin + i < first + n_score; ++i) {
                 const TokenId next = chunk[size_t(begin + i + 1)];
                 if (next < 0 || size_t(next) >= n_vocab) {
                     throw invalid(options,

@@ -61,9 +61,10 @@ TEST_P(FloatTile, EqualsScalarVecDot) {
 
 INSTANTIATE_TEST_SUITE_P(Types, FloatTile, ::testing::Values(GgmlType::f32, GgmlType::f16));
 
-// The quantized tiles promise more: each of their sums is the AVX2
-// vec_dot's bit for bit (the order llama.cpp sums in), so a
-// prefill gives the same logits whether its rows went through tiles or vec_dot, on any ISA.
+// The quantized tiles promise more: each of their sums is the AVX2 vec_dot's
+// bit for bit (the order llama.cpp sums in; vec_dot_batch's where there is
+// one), so a prefill gives the same logits whether its rows went through
+// tiles or dot products, on any ISA.
 struct QuantTileCase {
     Isa isa;
     GgmlType type;
@@ -78,6 +79,7 @@ TEST_P(QuantTile, EqualsVecDotBitForBit) {
     const cpu::MatmulTileEntry* tiles = cpu::isa_matmul_tiles(isa, type);
     ASSERT_NE(tiles, nullptr);
     const cpu::MatmulKernel* k = cpu::isa_matmul_kernel(Isa::avx2, type);
+    const cpu::VecDotFn dot = k->vec_dot_batch ? k->vec_dot_batch : k->vec_dot;
     std::mt19937 rng(9);
     for (int64_t blocks : {1, 2, 20, 64}) {
         const int64_t n = blocks * ggml_type_traits(type).block_size;
@@ -95,7 +97,7 @@ TEST_P(QuantTile, EqualsVecDotBitForBit) {
         for (int i = 0; i < 4; ++i)
             for (int j = 0; j < 3; ++j)
                 EXPECT_EQ(out[i * 3 + j],
-                          k->vec_dot(n, w.data() + wb * size_t(i), a.data() + ab * size_t(j)))
+                          dot(n, w.data() + wb * size_t(i), a.data() + ab * size_t(j)))
                     << "n " << n << " tile " << i << "," << j;
     }
 }

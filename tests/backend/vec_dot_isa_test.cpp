@@ -207,10 +207,10 @@ TEST_P(IsaVecDot, RandomBlocksWithinSummationBound) {
             const float got = kernel_->vec_dot(n, w.data(), a.data());
             EXPECT_NEAR(got, want, tolerance(l, kernel_->act_type, w, a, n))
                 << blocks << " blocks, trial " << trial;
-            if (kernel_->vec_dot_tiled) {  // the same sum in llama.cpp's tiled order
-                EXPECT_NEAR(kernel_->vec_dot_tiled(n, w.data(), a.data()), want,
+            if (kernel_->vec_dot_batch) {  // the same sum in llama.cpp's batched order
+                EXPECT_NEAR(kernel_->vec_dot_batch(n, w.data(), a.data()), want,
                             tolerance(l, kernel_->act_type, w, a, n))
-                    << "tiled order, " << blocks << " blocks, trial " << trial;
+                    << "batched order, " << blocks << " blocks, trial " << trial;
             }
         }
     }

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <utility>
 
 #include "backend/backend.h"
 #include "format/gguf.h"
@@ -30,21 +31,12 @@ json read_json(const std::filesystem::path& path) {
 
 // The base is llama.cpp's top-16 of a Q4_0 re-quantization of Gemma (the
 // file), the other is the Q4_K_M CI has, evaluated by slim here and by
-// llama.cpp in the reference. The two differ only by slim's own difference
-// from llama.cpp on Q4_K_M. Its size is bounded by llama.cpp's own noise on
-// this model, recorded in the reference as other_sequential (llama.cpp batched
-// vs one token at a time: mean KL ~3e-3, 3.6% of top-1 tokens flipped), which
-// tests/model/decoder_slow_test.cpp finds slim within (mean KL ~2e-3). A
-// perturbation of the other's logits with KL d moves KL(base || other) per
-// position by at most O(sqrt(2 d KL)), and much less on average, so:
-//   - mean KL within 10% plus the noise's mean KL;
-//   - median and p99 within 15% plus the noise's p99 (order statistics of 252
-//     values);
-//   - max KL within 25% (a single position);
-//   - PPL(base) equal to llama.cpp's to float rounding (it is read from the
-//     file), PPL(other) within 1% (slim perplexity's tolerance, same slice);
-//   - top-1 / top-5 agreement within the fraction of top-1 tokens llama.cpp
-//     itself flips, plus one position.
+// llama.cpp in the reference. slim computes Gemma with llama.cpp's arithmetic
+// bit for bit (tests/model/decoder_slow_test.cpp), so every statistic equals
+// llama.cpp's up to the order of the statistics' own sums (1e-6 relative),
+// and the same positions agree on the top-1 and top-5 tokens. (llama.cpp's
+// own noise on this model, batched vs one token at a time, is recorded in
+// the reference as other_sequential: mean KL ~3e-3, 3.6% of top-1 flipped.)
 TEST(KldReference, Gemma3AgainstLlamaCppRequantizedQ4_0) {
     const json ref = read_json(test::reference_dir() / "kld" / "gemma3-q4_0.json");
     const json& want = ref["llama_cpp"];
@@ -68,19 +60,16 @@ TEST(KldReference, Gemma3AgainstLlamaCppRequantizedQ4_0) {
         want["ppl_other"].get<double>(), r.top1, want["top1"].get<double>(), r.top5,
         want["top5"].get<double>(), want["kl_full_mean"].get<double>());
     ASSERT_EQ(r.n_positions, want["n_positions"].get<int>());
-    const json& noise = ref["other_sequential"];
-    EXPECT_NEAR(r.kl_mean, want["kl_mean"].get<double>(),
-                0.10 * want["kl_mean"].get<double>() + noise["kl_mean"].get<double>());
-    EXPECT_NEAR(r.kl_median, want["kl_median"].get<double>(),
-                0.15 * want["kl_median"].get<double>() + noise["kl_p99"].get<double>());
-    EXPECT_NEAR(r.kl_p99, want["kl_p99"].get<double>(),
-                0.15 * want["kl_p99"].get<double>() + noise["kl_p99"].get<double>());
-    EXPECT_NEAR(r.kl_max, want["kl_max"].get<double>(), 0.25 * want["kl_max"].get<double>());
+    const std::pair<const char*, double> stats[] = {{"kl_mean", r.kl_mean},
+                                                    {"kl_median", r.kl_median},
+                                                    {"kl_p99", r.kl_p99},
+                                                    {"kl_max", r.kl_max},
+                                                    {"ppl_other", r.ppl_other}};
+    for (const auto& [key, got] : stats)
+        EXPECT_NEAR(got, want[key].get<double>(), 1e-6 * want[key].get<double>()) << key;
     EXPECT_NEAR(r.ppl_base / want["ppl_base"].get<double>(), 1.0, 1e-6);
-    EXPECT_NEAR(r.ppl_other / want["ppl_other"].get<double>(), 1.0, 1e-2);
-    const double flips = 1 - noise["top1"].get<double>() + 1.0 / r.n_positions;
-    EXPECT_NEAR(r.top1, want["top1"].get<double>(), flips);
-    EXPECT_NEAR(r.top5, want["top5"].get<double>(), flips);
+    EXPECT_NEAR(r.top1 * r.n_positions, want["top1"].get<double>() * r.n_positions, 1e-6);
+    EXPECT_NEAR(r.top5 * r.n_positions, want["top5"].get<double>() * r.n_positions, 1e-6);
     // The estimator bounds the exact KL from below (up to the float rounding
     // of the stored log-probs).
     EXPECT_LE(want["kl_mean"].get<double>(), want["kl_full_mean"].get<double>() + 1e-6);
@@ -98,8 +87,8 @@ double number_after(const std::string& text, const std::string& label) {
 }
 
 // Save with Gemma, compare Gemma with itself: KL exactly 0, full agreement.
-// PPL(base) is llama.cpp's first-chunk figure for the same slice, within
-// slim perplexity's tolerance (tests/reference/perplexity/gemma3.json).
+// PPL(base) is llama.cpp's first-chunk figure for the same slice
+// (tests/reference/perplexity/gemma3.json), to the 4 decimals printed.
 TEST(KldCli, ModelAgainstItselfIsZero) {
     const json ppl_ref = read_json(test::reference_dir() / "perplexity" / "gemma3.json");
     std::string text = test::read_file_text(test::testdata_dir() /
@@ -129,7 +118,7 @@ TEST(KldCli, ModelAgainstItselfIsZero) {
     EXPECT_EQ(number_after(cmp.out, "Same top-1"), 100.0) << cmp.out;
     EXPECT_EQ(number_after(cmp.out, "Top-5"), 100.0) << cmp.out;
     const double ppl = number_after(cmp.out, "PPL(base)");
-    EXPECT_NEAR(ppl / ppl_ref["chunk_ppl"][0].get<double>(), 1.0, 2e-2) << cmp.out;
+    EXPECT_NEAR(ppl / ppl_ref["chunk_ppl"][0].get<double>(), 1.0, 1e-5) << cmp.out;
     EXPECT_EQ(number_after(cmp.out, "PPL(other)"), ppl) << cmp.out;
 }
 

@@ -75,8 +75,6 @@ class CpuBackend final : public Backend {
 
     void matmul(const Tensor& y, const Tensor& w, const Tensor& x, int64_t n) override {
         const cpu::MatmulKernel* k = cpu::matmul_kernel(w.type);
-        // llama.cpp switches kernels, and with them summation order, at 8 rows.
-        auto* const dot = n >= 8 && k->vec_dot_tiled ? k->vec_dot_tiled : k->vec_dot;
         const size_t act_row = tensor_row_bytes(k->act_type, w.n_cols);
         act_.resize(act_row * size_t(n));
         pool_.run([&](int t, int nt) {
@@ -84,59 +82,57 @@ class CpuBackend final : public Backend {
             for (int64_t r = begin; r < end; ++r)
                 k->quantize_act(x.row(r), act_.data() + act_row * r, w.n_cols);
         });
-        const cpu::MatmulTileEntry* tiles =
-            n >= cpu::kTileActRows ? cpu::matmul_tiles(w.type) : nullptr;
+        // llama.cpp sums the first n_batch activation rows in another order
+        // than the rest for some weight types (kernels.h, BatchOrder). The
+        // tile sums in vec_dot_batch's order where there is one.
+        const int64_t n_batch = k->vec_dot_batch ? cpu::batch_order_rows(k->batch_order, n) : 0;
+        const cpu::MatmulTileEntry* tiles = cpu::matmul_tiles(w.type);
+        const cpu::MatmulTileFn tile = tiles ? tiles->tile : nullptr;
         pool_.run([&](int t, int nt) {
-            if (tiles) {
-                // Whole groups of 4 weight rows per thread, so only the
-                // matrix's own last rows are left for vec_dot.
-                constexpr int64_t TW = cpu::kTileWeightRows;
-                auto [begin, end] = ThreadPool::split((w.n_rows + TW - 1) / TW, t, nt);
-                matmul_tiled(*tiles, *k, y, w, act_row, n, begin * TW,
-                             std::min(w.n_rows, end * TW));
-                return;
-            }
-            auto [begin, end] = ThreadPool::split(w.n_rows, t, nt);
-            for (int64_t o = begin; o < end; ++o) {
-                const char* wrow = static_cast<const char*>(w.data) + w.row_bytes * o;
-                for (int64_t r = 0; r < n; ++r) {
-                    y.row(r)[o] = dot(w.n_cols, wrow, act_.data() + act_row * r);
-                }
-            }
+            // Whole groups of 4 weight rows per thread, so only the matrix's
+            // own last rows are left for the dot products.
+            constexpr int64_t TW = cpu::kTileWeightRows;
+            auto [begin, end] = ThreadPool::split((w.n_rows + TW - 1) / TW, t, nt);
+            begin *= TW;
+            end = std::min(w.n_rows, end * TW);
+            if (n_batch > 0)
+                multiply_rows(tile, k->vec_dot_batch, y, w, act_row, 0, n_batch, begin, end);
+            if (n_batch < n)
+                multiply_rows(k->vec_dot_batch ? nullptr : tile, k->vec_dot, y, w, act_row, n_batch,
+                              n, begin, end);
         });
     }
 
-    // Weight rows [begin, end) against all n activation rows, in tiles of
-    // 4 x 3, the activations in blocks that stay in L2 while the thread's
-    // weight rows pass by; leftover rows and columns go through vec_dot.
-    void matmul_tiled(const cpu::MatmulTileEntry& tiles, const cpu::MatmulKernel& k,
-                      const Tensor& y, const Tensor& w, size_t act_row, int64_t n, int64_t begin,
-                      int64_t end) {
+    // Weight rows [begin, end) against activation rows [r_begin, r_end), in
+    // 4 x 3 tiles where there is a tile kernel, the activations in blocks
+    // that stay in L2 while the thread's weight rows pass by; leftover rows
+    // and columns go through dot, whose order the tile's is.
+    void multiply_rows(cpu::MatmulTileFn tile, cpu::VecDotFn dot, const Tensor& y, const Tensor& w,
+                       size_t act_row, int64_t r_begin, int64_t r_end, int64_t begin, int64_t end) {
         constexpr int64_t TW = cpu::kTileWeightRows, TA = cpu::kTileActRows;
         constexpr int64_t kActBlock = 16 * TA;
         const char* wdata = static_cast<const char*>(w.data);
+        if (r_end - r_begin < TA) tile = nullptr;
         float out[TW * TA];
-        for (int64_t r0 = 0; r0 < n; r0 += kActBlock) {
-            const int64_t r1 = std::min(n, r0 + kActBlock);
+        for (int64_t r0 = r_begin; r0 < r_end; r0 += kActBlock) {
+            const int64_t r1 = std::min(r_end, r0 + kActBlock);
             const int64_t r_tiled = r0 + (r1 - r0) / TA * TA;
             int64_t o = begin;
-            for (; o + TW <= end; o += TW) {
+            for (; tile && o + TW <= end; o += TW) {
                 const char* wrow = wdata + w.row_bytes * o;
                 for (int64_t r = r0; r < r_tiled; r += TA) {
-                    tiles.tile(w.n_cols, wrow, w.row_bytes, act_.data() + act_row * r, act_row,
-                               out);
+                    tile(w.n_cols, wrow, w.row_bytes, act_.data() + act_row * r, act_row, out);
                     for (int64_t i = 0; i < TW; ++i)
                         for (int64_t j = 0; j < TA; ++j) y.row(r + j)[o + i] = out[i * TA + j];
                 }
                 for (int64_t r = r_tiled; r < r1; ++r)
                     for (int64_t i = 0; i < TW; ++i)
                         y.row(r)[o + i] =
-                            k.vec_dot(w.n_cols, wrow + w.row_bytes * i, act_.data() + act_row * r);
+                            dot(w.n_cols, wrow + w.row_bytes * i, act_.data() + act_row * r);
             }
             for (; o < end; ++o)
                 for (int64_t r = r0; r < r1; ++r)
-                    y.row(r)[o] =
-                        k.vec_dot(w.n_cols, wdata + w.row_bytes * o, act_.data() + act_row * r);
+                    y.row(r)[o] = dot(w.n_cols, wdata + w.row_bytes * o, act_.data() + act_row * r);
         }
     }
 

@@ -18,16 +18,48 @@
 
 namespace slim::cpu {
 
+// Which kernel of llama.cpp's x86 build (the one the reference section of
+// DEVELOPERS.md builds) multiplies a weight type by n activation rows, as far
+// as it changes the float summation order:
+enum class BatchOrder : uint8_t {
+    none,  // every row in vec_dot's order
+    // The tiled K-quant kernel (ggml-cpu/tiled/, Q5_K and Q6_K): all rows once
+    // there are 8 or more (ggml_tiled_min_batch); its narrow (<= 16 rows) and
+    // standard loops sum each output in the same order.
+    tiled,
+    // The repacked gemm (ggml-cpu/repack.cpp, Q4_K): the rows in whole groups
+    // of 4 (quantize_mat, gemm); the last n % 4 rows go through its gemv, whose
+    // order is vec_dot's.
+    repacked,
+};
+
+// How many leading rows of an n-row product take vec_dot_batch's order; the
+// rest take vec_dot's. Neither depends on the thread count, in llama.cpp or here.
+constexpr int64_t batch_order_rows(BatchOrder order, int64_t n) {
+    switch (order) {
+        case BatchOrder::none:
+            return 0;
+        case BatchOrder::tiled:
+            return n >= 8 ? n : 0;
+        case BatchOrder::repacked:
+            return n - n % 4;
+    }
+    return 0;
+}
+
+// Dot product of n elements: one weight row with one converted activation row.
+using VecDotFn = float (*)(int64_t n, const void* w, const void* a);
+
 struct MatmulKernel {
     GgmlType act_type;  // the type activations are converted to
     // Converts n floats (a multiple of act_type's block size) into act_type blocks.
     void (*quantize_act)(const float* x, void* y, int64_t n);
-    // Dot product of n elements: one weight row with one converted activation row.
-    float (*vec_dot)(int64_t n, const void* w, const void* a);
-    // The same dot product summed in the order of llama.cpp's tiled kernel,
-    // which it uses for 8 or more activation rows (Q2_K-Q6_K and IQ4_XS
-    // weights that are not repacked); null where the order is vec_dot's.
-    float (*vec_dot_tiled)(int64_t n, const void* w, const void* a) = nullptr;
+    VecDotFn vec_dot;
+    // The same dot product summed in the order llama.cpp's x86 build uses
+    // when it multiplies the weights by several activation rows at once, for
+    // the rows batch_order_rows() gives; null where that order is vec_dot's.
+    VecDotFn vec_dot_batch = nullptr;
+    BatchOrder batch_order = BatchOrder::none;
 };
 
 struct MatmulKernelEntry {
@@ -38,11 +70,10 @@ struct MatmulKernelEntry {
 // Several dot products at once for prefill-sized matmuls: out[i * 3 + j] =
 // dot(weight row i, activation row j) for 4 weight rows (w_stride bytes
 // apart) and 3 converted activation rows (a_stride bytes apart), n elements
-// each. Each
-// loaded vector feeds several products instead of one, which is what lets a
-// batch of tokens run at the multipliers' speed rather than the loads'.
-// Same contract as vec_dot otherwise; for the quant types each sum equals
-// the vec_dot's bit for bit.
+// each. Each loaded vector feeds several products instead of one, which is
+// what lets a batch of tokens run at the multipliers' speed rather than the
+// loads'. Same contract as vec_dot otherwise; for the quant types each sum
+// equals the vec_dot's (or vec_dot_batch's, see matmul_tiles) bit for bit.
 using MatmulTileFn = void (*)(int64_t n, const void* w, size_t w_stride, const void* a,
                               size_t a_stride, float* out);
 constexpr int kTileWeightRows = 4, kTileActRows = 3;
@@ -104,9 +135,10 @@ const MatmulKernel* matmul_kernel(GgmlType weight_type);
 
 // The tile kernels for a weight type at the active ISA (with the same
 // fallback), or nullptr: matmul then uses vec_dot alone. A tile's sums equal
-// matmul_kernel()'s vec_dot bit for bit for the quant types, whichever ISA
-// each comes from (tests hold them to it). Types with a vec_dot_tiled have
-// no tiles. isa_matmul_tiles is one ISA's own, for tests.
+// matmul_kernel()'s bit for bit for the quant types, whichever ISA each comes
+// from (tests hold them to it): vec_dot_batch's where the kernel has one (the
+// tile then serves only the rows that take that order), else vec_dot's.
+// isa_matmul_tiles is one ISA's own, for tests.
 const MatmulTileEntry* matmul_tiles(GgmlType weight_type);
 const MatmulTileEntry* isa_matmul_tiles(Isa isa, GgmlType weight_type);
 

@@ -30,13 +30,6 @@ inline float hsum_ps(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// acc + a * b rounded twice, as llama.cpp's tiled kernel does it with separate
-// vector multiply and add (the kernel files are compiled with FMA, and the
-// compiler would otherwise be free to fuse the two).
-inline float add_product_unfused(float acc, float a, float b) {
-    return _mm_cvtss_f32(_mm_add_ss(_mm_set_ss(acc), _mm_mul_ss(_mm_set_ss(a), _mm_set_ss(b))));
-}
-
 inline int hsum_i32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));

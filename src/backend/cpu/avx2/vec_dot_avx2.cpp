@@ -193,36 +193,62 @@ void tile_q0(int64_t n, const void* vw, size_t ws, const void* va, size_t as, fl
 // --- K-quants against Q8_K ----------------------------------------------------------
 
 // In llama.cpp's x86 build Q4_K weights are repacked and multiplied by its
-// gemv/gemm kernels, which keep one running fused multiply-add for the scale
-// sums and one for the min sums, block after block.
-float vec_dot_q4_k_q8_k(int64_t n, const void* vw, const void* va) {
+// gemv or gemm (BatchOrder::repacked says which rows take which). Both keep
+// one running fused multiply-add for the scale sums, times d * a.d, and one
+// for the min sums, times dmin * a.d: the gemv adds a whole block's integer
+// sums at a time, the gemm (kGemm) those of 64 elements (two sub-blocks).
+template <bool kGemm>
+float q4_k_dot(int64_t n, const void* vw, const void* va) {
     auto* w = static_cast<const BlockQ4_K*>(vw);
     auto* a = static_cast<const BlockQ8_K*>(va);
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     float acc = 0, mins = 0;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const __m256i sm = _mm256_cvtepu8_epi16(k4_scales_mins(w[i].scales));
-        mins = std::fma(float(k4_mins_dot(sm, a[i].bsums)), f16(w[i].dmin) * a[i].d, mins);
+        const __m128i packed = k4_scales_mins(w[i].scales);
+        const __m256i sm = _mm256_cvtepu8_epi16(packed);
+        const float d = f16(w[i].d) * a[i].d, dmin = f16(w[i].dmin) * a[i].d;
+        if constexpr (!kGemm) mins = std::fma(float(k4_mins_dot(sm, a[i].bsums)), dmin, mins);
+        alignas(16) uint8_t sm8[16];
+        _mm_store_si128(reinterpret_cast<__m128i*>(sm8), packed);
+        const int16_t* bs = a[i].bsums;
         const __m256i scales = _mm256_permute2x128_si256(sm, sm, 0x00);
         __m256i sumi = _mm256_setzero_si256();
-        for (int c = 0; c < 4; ++c) {
+        for (int c = 0; c < 4; ++c) {  // sub-blocks 2c (low nibbles) and 2c + 1 (high)
             const __m256i bits = load32(w[i].qs + 32 * c);
             const __m256i lo =
                 _mm256_maddubs_epi16(_mm256_and_si256(bits, m4), load32(a[i].qs + 64 * c));
             const __m256i hi = _mm256_maddubs_epi16(
                 _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), load32(a[i].qs + 64 * c + 32));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(broadcast_i16(scales, 2 * c), lo));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(broadcast_i16(scales, 2 * c + 1), hi));
+            const __m256i pair =
+                _mm256_add_epi32(_mm256_madd_epi16(broadcast_i16(scales, 2 * c), lo),
+                                 _mm256_madd_epi16(broadcast_i16(scales, 2 * c + 1), hi));
+            if constexpr (kGemm) {
+                acc = std::fma(float(hsum_i32(pair)), d, acc);
+                const int min_sum = sm8[8 + 2 * c] * (bs[4 * c] + bs[4 * c + 1]) +
+                                    sm8[9 + 2 * c] * (bs[4 * c + 2] + bs[4 * c + 3]);
+                mins = std::fma(float(min_sum), dmin, mins);
+            } else {
+                sumi = _mm256_add_epi32(sumi, pair);
+            }
         }
-        acc = std::fma(float(hsum_i32(sumi)), f16(w[i].d) * a[i].d, acc);
+        if constexpr (!kGemm) acc = std::fma(float(hsum_i32(sumi)), d, acc);
     }
     return acc - mins;
 }
 
+float vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* a) {
+    return q4_k_dot<false>(n, w, a);
+}
+float gemm_dot_q4_k_q8_k(int64_t n, const void* w, const void* a) {
+    return q4_k_dot<true>(n, w, a);
+}
+
 // llama.cpp multiplies Q5_K and Q6_K weights by 8 or more activation rows
-// with its tiled kernel: per block, (sum * d - dmin * min sum) * activation d
-// added to one running float. Fewer rows go through its vec_dot, whose eight
-// lanes of fused multiply-adds the other variant reproduces.
+// with its tiled kernel (BatchOrder::tiled): per block, (sum * d - dmin * min
+// sum), rounded, times activation d fused-added to one running float (the
+// AVX-512 VNNI microkernel's epilogue, as GCC contracts it). Fewer rows go
+// through its vec_dot, whose eight lanes of fused multiply-adds the other
+// variant reproduces.
 template <bool kTiled>
 float q5_k_dot(int64_t n, const void* vw, const void* va) {
     auto* w = static_cast<const BlockQ5_K*>(vw);
@@ -234,7 +260,7 @@ float q5_k_dot(int64_t n, const void* vw, const void* va) {
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const __m256i sm = _mm256_cvtepu8_epi16(k4_scales_mins(w[i].scales));
         const int min_sum = k4_mins_dot(sm, a[i].bsums);
-        if constexpr (!kTiled) mins += a[i].d * f16(w[i].dmin) * float(min_sum);
+        if constexpr (!kTiled) mins = std::fma(float(min_sum), a[i].d * f16(w[i].dmin), mins);
         const __m256i scales = _mm256_permute2x128_si256(sm, sm, 0x00);
         const __m256i qh = load32(w[i].qh);
         __m256i sumi = _mm256_setzero_si256();
@@ -257,7 +283,7 @@ float q5_k_dot(int64_t n, const void* vw, const void* va) {
         if constexpr (kTiled) {
             const float r =
                 std::fma(-f16(w[i].dmin), float(min_sum), float(hsum_i32(sumi)) * f16(w[i].d));
-            tiled = add_product_unfused(tiled, r, a[i].d);
+            tiled = std::fma(r, a[i].d, tiled);
         } else {
             acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi),
                                   acc);
@@ -286,11 +312,15 @@ float q6_k_dot(int64_t n, const void* vw, const void* va) {
     auto* a = static_cast<const BlockQ8_K*>(va);
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const __m256i m2 = _mm256_set1_epi8(3);
-    const __m256i m32 = _mm256_set1_epi8(32);
     __m256 acc = _mm256_setzero_ps();
     float tiled = 0;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const __m128i scales8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales));
+        // The quants' offset of 32 comes off at the end, as ggml takes it:
+        // lane l loses 32 * (scale * activation sum) of the 16-element groups
+        // 2l and 2l + 1, which is not where those elements' products land.
+        const __m256i offset = _mm256_slli_epi32(
+            _mm256_madd_epi16(load32(a[i].bsums), _mm256_cvtepi8_epi16(scales8)), 5);
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; ++h) {
             const __m256i ql0 = load32(w[i].ql + 64 * h);
@@ -306,15 +336,14 @@ float q6_k_dot(int64_t n, const void* vw, const void* va) {
                     _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m2), 4);
                 const __m256i qk = _mm256_or_si256(q[k], high);
                 const __m256i act = load32(a[i].qs + 128 * h + 32 * k);
-                // (q - 32) * a as q * a - 32 * a keeps the u8 operand of maddubs unsigned.
-                const __m256i p =
-                    _mm256_sub_epi16(_mm256_maddubs_epi16(qk, act), _mm256_maddubs_epi16(m32, act));
+                const __m256i p = _mm256_maddubs_epi16(qk, act);  // q in 0..63: no saturation
                 sumi = _mm256_add_epi32(
                     sumi, _mm256_madd_epi16(pair_scales_i8(scales8, 8 * h + 2 * k), p));
             }
         }
+        sumi = _mm256_sub_epi32(sumi, offset);
         if constexpr (kTiled) {
-            tiled = add_product_unfused(tiled, float(hsum_i32(sumi)) * f16(w[i].d), a[i].d);
+            tiled = std::fma(float(hsum_i32(sumi)) * f16(w[i].d), a[i].d, tiled);
         } else {
             acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi),
                                   acc);
@@ -594,9 +623,12 @@ constexpr MatmulKernelEntry kAvx2Kernels[] = {
     {GgmlType::iq4_nl, {GgmlType::q8_0, quantize_q8_0, vec_dot_q0<IQ4_NLTraits>}},
     {GgmlType::q2_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q2_k_q8_k}},
     {GgmlType::q3_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q3_k_q8_k}},
-    {GgmlType::q4_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q4_k_q8_k}},
-    {GgmlType::q5_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q5_k_q8_k, tiled_dot_q5_k_q8_k}},
-    {GgmlType::q6_k, {GgmlType::q8_k, quantize_q8_k, vec_dot_q6_k_q8_k, tiled_dot_q6_k_q8_k}},
+    {GgmlType::q4_k,
+     {GgmlType::q8_k, quantize_q8_k, vec_dot_q4_k_q8_k, gemm_dot_q4_k_q8_k, BatchOrder::repacked}},
+    {GgmlType::q5_k,
+     {GgmlType::q8_k, quantize_q8_k, vec_dot_q5_k_q8_k, tiled_dot_q5_k_q8_k, BatchOrder::tiled}},
+    {GgmlType::q6_k,
+     {GgmlType::q8_k, quantize_q8_k, vec_dot_q6_k_q8_k, tiled_dot_q6_k_q8_k, BatchOrder::tiled}},
     {GgmlType::iq4_xs, {GgmlType::q8_k, quantize_q8_k, vec_dot_iq4_xs_q8_k}},
 };
 

@@ -173,10 +173,11 @@ void tile_q0(int64_t n, const void* vw, size_t ws, const void* va, size_t as, fl
 }
 
 // Q4_K in the order of llama.cpp's repacked gemm, as avx2/'s
-// vec_dot_q4_k_q8_k sums it: per block, one FMA of the block's integer sum
-// (scales applied) times d * a.d into a running float, and one of the min
-// sum times dmin * a.d into another. vpdpwssd applies a sub-block's scale
-// and accumulates in one instruction.
+// gemm_dot_q4_k_q8_k sums it (the rows BatchOrder::repacked gives it): per 64
+// elements (two sub-blocks), one FMA of their integer sum (scales applied)
+// times d * a.d into a running float, and one of their min sum times
+// dmin * a.d into another. vpdpwssd applies a sub-block's scale and
+// accumulates in one instruction.
 void tile_q4_k_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
     const char* w = static_cast<const char*>(vw);
     const char* a = static_cast<const char*>(va);
@@ -188,22 +189,28 @@ void tile_q4_k_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t 
             ab[j] = reinterpret_cast<const BlockQ8_K*>(a + size_t(j) * as) + i;
         const BlockQ4_K* wb[4];
         __m256i scales[4];
+        alignas(16) uint8_t sm8[4][16];  // bytes 0-7 scales, 8-15 mins
+        float d[4][3], dmin[4][3];
         for (int r = 0; r < 4; ++r) {
             wb[r] = reinterpret_cast<const BlockQ4_K*>(w + size_t(r) * ws) + i;
-            const __m256i sm = _mm256_cvtepu8_epi16(k4_scales_mins(wb[r]->scales));
+            const __m128i packed = k4_scales_mins(wb[r]->scales);
+            _mm_store_si128(reinterpret_cast<__m128i*>(sm8[r]), packed);
+            const __m256i sm = _mm256_cvtepu8_epi16(packed);
             scales[r] = _mm256_permute2x128_si256(sm, sm, 0x00);
-            for (int j = 0; j < 3; ++j)
-                mins[r][j] = std::fma(float(k4_mins_dot(sm, ab[j]->bsums)),
-                                      f16(wb[r]->dmin) * ab[j]->d, mins[r][j]);
+            for (int j = 0; j < 3; ++j) {
+                d[r][j] = f16(wb[r]->d) * ab[j]->d;
+                dmin[r][j] = f16(wb[r]->dmin) * ab[j]->d;
+            }
         }
-        __m256i sumi[4][3];
-        for (auto& r : sumi)
-            for (auto& c : r) c = _mm256_setzero_si256();
         for (int c = 0; c < 4; ++c) {  // sub-blocks 2c (low nibbles) and 2c + 1 (high)
             __m256i a_lo[3], a_hi[3];
+            int bsum_lo[3], bsum_hi[3];
             for (int j = 0; j < 3; ++j) {
                 a_lo[j] = load32(ab[j]->qs + 64 * c);
                 a_hi[j] = load32(ab[j]->qs + 64 * c + 32);
+                const int16_t* bs = ab[j]->bsums + 4 * c;
+                bsum_lo[j] = bs[0] + bs[1];
+                bsum_hi[j] = bs[2] + bs[3];
             }
             for (int r = 0; r < 4; ++r) {
                 const __m256i bits = load32(wb[r]->qs + 32 * c);
@@ -212,17 +219,16 @@ void tile_q4_k_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t 
                 const __m256i s_lo = broadcast_i16(scales[r], 2 * c);
                 const __m256i s_hi = broadcast_i16(scales[r], 2 * c + 1);
                 for (int j = 0; j < 3; ++j) {
-                    sumi[r][j] =
-                        _mm256_dpwssd_epi32(sumi[r][j], _mm256_maddubs_epi16(lo, a_lo[j]), s_lo);
-                    sumi[r][j] =
-                        _mm256_dpwssd_epi32(sumi[r][j], _mm256_maddubs_epi16(hi, a_hi[j]), s_hi);
+                    __m256i sumi = _mm256_dpwssd_epi32(_mm256_setzero_si256(),
+                                                       _mm256_maddubs_epi16(lo, a_lo[j]), s_lo);
+                    sumi = _mm256_dpwssd_epi32(sumi, _mm256_maddubs_epi16(hi, a_hi[j]), s_hi);
+                    acc[r][j] = std::fma(float(hsum_i32(sumi)), d[r][j], acc[r][j]);
+                    const int min_sum =
+                        sm8[r][8 + 2 * c] * bsum_lo[j] + sm8[r][9 + 2 * c] * bsum_hi[j];
+                    mins[r][j] = std::fma(float(min_sum), dmin[r][j], mins[r][j]);
                 }
             }
         }
-        for (int r = 0; r < 4; ++r)
-            for (int j = 0; j < 3; ++j)
-                acc[r][j] =
-                    std::fma(float(hsum_i32(sumi[r][j])), f16(wb[r]->d) * ab[j]->d, acc[r][j]);
     }
     for (int r = 0; r < 4; ++r)
         for (int j = 0; j < 3; ++j) out[r * 3 + j] = acc[r][j] - mins[r][j];
