@@ -122,13 +122,15 @@ float vec_dot_q0(int64_t n, const void* vw, const void* va) {
     return T::kMin ? hsum_ps(acc) + mins : hsum_ps(acc);
 }
 
-// 4 weight rows x NA activation rows, each sum exactly as vec_dot_q0 sums
-// it; a weight block is unpacked once for the NA activation rows and an
+// 4 weight rows x 3 activation rows, each sum exactly as vec_dot_q0 sums
+// it; a weight block is unpacked once for the 3 activation rows and an
 // activation block loaded once for 4 weight rows. One-chain types add the 4
-// rows' block sums to 4 float lanes at once. (NA = 1 as a decode gemv was
-// measured slower than vec_dot here: 6.5 vs 7.6 GB/s for Q4_0 on Zen 4.)
-template <class T, int NA>
+// rows' block sums to 4 float lanes at once. (The same with one activation
+// row, as a decode gemv, was measured slower than vec_dot: 6.5 vs 7.6 GB/s
+// for Q4_0 on Zen 4.)
+template <class T>
 void tile_q0(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+    constexpr int NA = kTileActRows;
     using W = typename T::Weight;
     using A = typename T::Act;
     const char* w = static_cast<const char*>(vw);
@@ -606,10 +608,10 @@ void convert_f32(const float* x, void* y, int64_t n) {
 }
 
 constexpr MatmulTileEntry kAvx2Tiles[] = {
-    {GgmlType::f32, tile_f32_f32_4x3},        {GgmlType::f16, tile_f16_f16_4x3},
-    {GgmlType::q4_0, tile_q0<Q4_0Traits, 3>}, {GgmlType::q4_1, tile_q0<Q4_1Traits, 3>},
-    {GgmlType::q5_0, tile_q0<Q5_0Traits, 3>}, {GgmlType::q5_1, tile_q0<Q5_1Traits, 3>},
-    {GgmlType::q8_0, tile_q0<Q8_0Traits, 3>}, {GgmlType::iq4_nl, tile_q0<IQ4_NLTraits, 3>},
+    {GgmlType::f32, tile_f32_f32_4x3},     {GgmlType::f16, tile_f16_f16_4x3},
+    {GgmlType::q4_0, tile_q0<Q4_0Traits>}, {GgmlType::q4_1, tile_q0<Q4_1Traits>},
+    {GgmlType::q5_0, tile_q0<Q5_0Traits>}, {GgmlType::q5_1, tile_q0<Q5_1Traits>},
+    {GgmlType::q8_0, tile_q0<Q8_0Traits>}, {GgmlType::iq4_nl, tile_q0<IQ4_NLTraits>},
 };
 
 constexpr MatmulKernelEntry kAvx2Kernels[] = {

@@ -101,9 +101,10 @@ struct IQ4_NLTile {
     }
 };
 
-// 4 weight rows x NA activation rows, as avx2/'s tile_q0.
-template <class T, int NA>
+// 4 weight rows x 3 activation rows, as avx2/'s tile_q0.
+template <class T>
 void tile_q0(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+    constexpr int NA = kTileActRows;
     using W = typename T::Weight;
     using A = typename T::Act;
     const char* w = static_cast<const char*>(vw);
@@ -235,13 +236,10 @@ void tile_q4_k_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t 
 }
 
 constexpr MatmulTileEntry kAvx512Tiles[] = {
-    {GgmlType::q4_k, tile_q4_k_4x3},
-    {GgmlType::q4_0, tile_q0<Q4_0Tile, 3>},
-    {GgmlType::q4_1, tile_q0<Q4_1Tile, 3>},
-    {GgmlType::q5_0, tile_q0<Q5_0Tile, 3>},
-    {GgmlType::q5_1, tile_q0<Q5_1Tile, 3>},
-    {GgmlType::q8_0, tile_q0<Q8_0Tile, 3>},
-    {GgmlType::iq4_nl, tile_q0<IQ4_NLTile, 3>},
+    {GgmlType::q4_k, tile_q4_k_4x3},         {GgmlType::q4_0, tile_q0<Q4_0Tile>},
+    {GgmlType::q4_1, tile_q0<Q4_1Tile>},     {GgmlType::q5_0, tile_q0<Q5_0Tile>},
+    {GgmlType::q5_1, tile_q0<Q5_1Tile>},     {GgmlType::q8_0, tile_q0<Q8_0Tile>},
+    {GgmlType::iq4_nl, tile_q0<IQ4_NLTile>},
 };
 
 }  // namespace
