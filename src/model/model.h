@@ -30,8 +30,8 @@ struct ModelConfig {
     int n_head_kv = 0;
     int head_dim = 0;  // per head, for q, k and v
     float norm_eps = 1e-5f;
-    float embd_scale = 1;     // token embeddings are multiplied by this (sqrt(n_embd) in Gemma)
-    float attn_scale = 0;     // q·k scale; 0 means 1/sqrt(head_dim)
+    float embd_scale = 1;  // token embeddings are multiplied by this (sqrt(n_embd) in Gemma)
+    float attn_scale = 0;  // q·k scale; 0 means 1/sqrt(head_dim)
     // Multiply q by attn_scale before q·k instead of the scores after, as
     // llama.cpp's Gemma graphs do. Not the same numbers: q is rounded to F16
     // for the product, and a q scaled first can land in F16's subnormals.
