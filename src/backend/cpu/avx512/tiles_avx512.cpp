@@ -90,15 +90,8 @@ struct IQ4_NLTile {
     static constexpr int kOffset = 128;
     static constexpr bool kMin = false, kOneChain = true;
     // The 16 values + 128, as unsigned bytes.
-    __m128i values = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)),
-                                   _mm_set1_epi8(char(0x80)));
-    __m256i quants(const Weight& b) const {
-        const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-        const __m128i m4 = _mm_set1_epi8(0x0F);
-        const __m128i lo = _mm_shuffle_epi8(values, _mm_and_si128(t, m4));
-        const __m128i hi = _mm_shuffle_epi8(values, _mm_and_si128(_mm_srli_epi16(t, 4), m4));
-        return _mm256_set_m128i(hi, lo);
-    }
+    __m128i values = _mm_xor_si128(iq4nl_values(), _mm_set1_epi8(char(0x80)));
+    __m256i quants(const Weight& b) const { return iq4nl_lookup(b.qs, values); }
 };
 
 // 4 weight rows x 3 activation rows, as avx2/'s tile_q0.
