@@ -436,8 +436,8 @@ void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_c
             // rounded to F16 to meet the F16 cache, and the softmax uses ggml's
             // exp (see ggml_math.h).
             const float* qsrc = q.row(i) + int64_t(h) * p.head_dim;
-            for (int d = 0; d < p.head_dim; ++d)
-                qv[size_t(d)] = fp16_to_fp32(fp32_to_fp16(qsrc[d]));
+            std::copy(qsrc, qsrc + p.head_dim, qv.begin());
+            kernel.scale_to_f16(qv.data(), p.head_dim, 1.0f);  // x * 1 is exact: rounds only
             const int32_t pos = q_positions[i];
             auto k_row = [&](int64_t s) {
                 return reinterpret_cast<const uint16_t*>(static_cast<const char*>(k_cache.data) +

@@ -3,14 +3,15 @@
 // lanes eight, and every lane sees the same fused multiply-adds in the same
 // order; the pairwise reductions are done with the same pairs.
 //
-// Like vec_dot_avx2.cpp, this file uses no inline functions from shared
-// headers (one compiled here could be picked for the scalar path).
+// Shared helpers come from x86_simd.h (internal linkage: this file compiles
+// its own copy with its own flags).
 #include <immintrin.h>
 
 #include <cstdint>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/x86_simd.h"
 
 namespace slim::cpu {
 
@@ -23,12 +24,9 @@ inline __m256 load_f16(const uint16_t* p) {
 }
 
 // _mm512_reduce_add_ps's pairs (ggml_math.h reduce16) for lanes 0-7 in lo
-// and 8-15 in hi.
+// and 8-15 in hi: lane l + lane l + 8, then hsum_ps's pairs of the eight.
 inline float reduce16(__m256 lo, __m256 hi) {
-    const __m256 t8 = _mm256_add_ps(hi, lo);
-    const __m128 t4 = _mm_add_ps(_mm256_extractf128_ps(t8, 1), _mm256_castps256_ps128(t8));
-    const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
-    return _mm_cvtss_f32(_mm_add_ss(t2, _mm_movehdup_ps(t2)));
+    return hsum_ps(_mm256_add_ps(hi, lo));
 }
 
 // ggml_vec_dot_f16's reduction of its 64 lanes, a[j] holding lanes 8j..8j+7.
@@ -55,7 +53,7 @@ double dot_f16(const float* q, const uint16_t* k, int n, int lanes) {
             a[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8 * j), load_f16(k + i + 8 * j), a[j]);
     }
     double dot = reduce64(a);
-    for (int i = full; i < n; ++i) dot += double(q[i] * _cvtsh_ss(k[i]));
+    for (int i = full; i < n; ++i) dot += double(q[i] * f16(k[i]));
     return dot;
 }
 
@@ -82,8 +80,7 @@ void axpy_f16(float p, const uint16_t* v, float* acc, int n) {
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(pv, load_f16(v + i), _mm256_loadu_ps(acc + i)));
     for (; i < n; ++i) {
-        const __m128 r =
-            _mm_fmadd_ss(_mm_set_ss(p), _mm_set_ss(_cvtsh_ss(v[i])), _mm_set_ss(acc[i]));
+        const __m128 r = _mm_fmadd_ss(_mm_set_ss(p), _mm_set_ss(f16(v[i])), _mm_set_ss(acc[i]));
         acc[i] = _mm_cvtss_f32(r);
     }
 }
@@ -146,7 +143,7 @@ void scale_to_f16(float* x, int64_t n, float s) {
             _mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(x + i), sv), _MM_FROUND_TO_NEAREST_INT);
         _mm256_storeu_ps(x + i, _mm256_cvtph_ps(h));
     }
-    for (; i < n; ++i) x[i] = _cvtsh_ss(_cvtss_sh(x[i] * s, _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; ++i) x[i] = f16(_cvtss_sh(x[i] * s, _MM_FROUND_TO_NEAREST_INT));
 }
 
 // ggml_v_expf (its AVX-512 form, as in ggml_math.h expf16) on 8 floats. The
