@@ -39,10 +39,6 @@ const MatmulKernel* matmul_kernel(GgmlType weight_type) {
     return nullptr;
 }
 
-}  // namespace slim::cpu
-
-namespace slim::cpu {
-
 const MatmulTileEntry* isa_matmul_tiles(Isa isa, GgmlType weight_type) {
     std::span<const MatmulTileEntry> table;
     if (isa == Isa::avx2) table = avx2_tile_table();
@@ -59,10 +55,6 @@ const MatmulTileEntry* matmul_tiles(GgmlType weight_type) {
     }
     return nullptr;
 }
-
-}  // namespace slim::cpu
-
-namespace slim::cpu {
 
 const AttentionKernel* isa_attention_kernel(Isa isa) {
     switch (isa) {
