@@ -108,6 +108,8 @@ std::vector<QuantTileCase> quant_tile_cases() {
     std::vector<QuantTileCase> cases;
     for (Isa isa : {Isa::avx2, Isa::avx512})
         for (GgmlType t : q0_types) cases.push_back({isa, t});
+    for (GgmlType t : {GgmlType::q4_k, GgmlType::q5_k, GgmlType::q6_k})
+        cases.push_back({Isa::avx2, t});
     cases.push_back({Isa::avx512, GgmlType::q4_k});
     return cases;
 }

@@ -1,8 +1,17 @@
 #include "backend/cpu/cpu_features.h"
 
+#include <asm/prctl.h>
 #include <cpuid.h>
+#include <fmt/format.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <csetjmp>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "format/error.h"
@@ -26,6 +35,80 @@ uint64_t read_xcr0() {
     uint32_t eax, edx;
     __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
     return (uint64_t(edx) << 32) | eax;
+}
+
+// Linux's names for the AMX permission requests (asm/prctl.h has them only
+// from 5.16's headers on) and the state component they are about.
+#ifndef ARCH_GET_XCOMP_PERM
+#define ARCH_GET_XCOMP_PERM 0x1022
+#endif
+#ifndef ARCH_REQ_XCOMP_PERM
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#endif
+constexpr unsigned long kXfeatureTileData = 18;
+
+// Asks the kernel to let this process use AMX tile data; empty on success,
+// else why not.
+std::string request_amx_permission() {
+    if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, kXfeatureTileData) != 0) {
+        return fmt::format("the kernel refused AMX tile data (arch_prctl ARCH_REQ_XCOMP_PERM: {})",
+                           std::strerror(errno));
+    }
+    unsigned long granted = 0;
+    if (syscall(SYS_arch_prctl, ARCH_GET_XCOMP_PERM, &granted) != 0 ||
+        !(granted & (1ul << kXfeatureTileData))) {
+        return "the kernel did not grant AMX tile data (arch_prctl ARCH_GET_XCOMP_PERM)";
+    }
+    return {};
+}
+
+sigjmp_buf probe_jump;
+void probe_on_sigill(int) {
+    siglongjmp(probe_jump, 1);
+}
+
+}  // namespace
+
+// A hypervisor can report AMX in cpuid and XCR0 and still trap the tile
+// instructions, hence the probe. The mnemonics are assembled as they are (binutils >= 2.36),
+// so this file needs no -mamx-tile. Called once, before any thread of
+// slim's starts.
+bool amx_probe_runs() {
+    struct sigaction on_sigill {
+    }, previous{};
+    on_sigill.sa_handler = probe_on_sigill;
+    sigemptyset(&on_sigill.sa_mask);
+    if (sigaction(SIGILL, &on_sigill, &previous) != 0) return false;
+    bool ran = false;
+    if (sigsetjmp(probe_jump, 1) == 0) {
+        // Palette 1, tile 0 one row of 64 bytes (ldtilecfg's 64-byte layout:
+        // palette, start row, 14 reserved, 16 x u16 bytes per row, 16 x u8 rows).
+        alignas(64) unsigned char config[64] = {};
+        config[0] = 1;
+        config[16] = 64;
+        config[48] = 1;
+        __asm__ volatile(
+            "ldtilecfg %0\n\t"
+            "tilezero %%tmm0\n\t"
+            "tilerelease" ::"m"(config));
+        ran = true;
+    }
+    sigaction(SIGILL, &previous, nullptr);
+    return ran;
+}
+
+namespace {
+
+// Sets amx_ready (or says why not) for a CPU whose cpuid and XCR0 report AMX.
+void enable_amx(CpuFeatures& f) {
+    if (!(f.amx_tile && f.amx_int8)) return;
+    f.amx_refused = request_amx_permission();
+    if (!f.amx_refused.empty()) return;
+    if (!amx_probe_runs()) {
+        f.amx_refused = "a probe of the tile instructions raised SIGILL";
+        return;
+    }
+    f.amx_ready = true;
 }
 
 CpuFeatures detect() {
@@ -56,6 +139,7 @@ CpuFeatures detect() {
     // AMX-TILE is EDX bit 24, AMX-INT8 bit 25 (named in newer <cpuid.h> only).
     f.amx_tile = tile_state && (edx & (1u << 24));
     f.amx_int8 = tile_state && (edx & (1u << 25));
+    enable_amx(f);
     return f;
 }
 
@@ -91,7 +175,7 @@ bool isa_supported(Isa isa, const CpuFeatures& f) {
         case Isa::avx512:
             return avx512;
         case Isa::amx:
-            return avx512 && f.amx_tile && f.amx_int8;
+            return avx512 && f.amx_ready;
     }
     return false;
 }
@@ -105,19 +189,30 @@ Isa choose_isa() {
         for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::amx}) {
             if (isa_name(isa) != forced) continue;
             if (!isa_supported(isa, f)) {
+                const std::string found = isa == Isa::amx && !f.amx_refused.empty()
+                                              ? fmt::format("{} ({})", forced, f.amx_refused)
+                                              : std::string(forced);
                 throw Error(ErrorKind::invalid_argument, "", "SLIM_ISA", std::nullopt,
-                            "an instruction set this CPU and OS support", forced);
+                            "an instruction set this CPU and OS support", found);
             }
             return isa;
         }
         throw Error(ErrorKind::invalid_argument, "", "SLIM_ISA", std::nullopt,
                     "scalar, avx2, avx512 or amx", forced);
     }
-    // The best level slim has kernels for: AMX tiles are not written yet.
+    // The best level slim has kernels for (no AMX tiles yet: SLIM_ISA=amx
+    // runs the AVX-512 ones, after the same permission and probe).
+    Isa best = Isa::scalar;
     for (Isa isa : {Isa::avx512, Isa::avx2}) {
-        if (isa_supported(isa, f)) return isa;
+        if (isa_supported(isa, f)) {
+            best = isa;
+            break;
+        }
     }
-    return Isa::scalar;
+    if (!f.amx_refused.empty())
+        std::fprintf(stderr, "slim: not using AMX: %s; using %s\n", f.amx_refused.c_str(),
+                     std::string(isa_name(best)).c_str());
+    return best;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace slim::cpu {
@@ -24,11 +25,26 @@ struct CpuFeatures {
     bool avx512vnni = false;
     bool amx_tile = false;
     bool amx_int8 = false;
+    // AMX needs a third step: Linux keeps the tile data state off in each
+    // process (XFD) until the process asks for it with arch_prctl; without
+    // it, the first instruction that touches a tile dies with SIGILL. Set
+    // only when the CPU has AMX-TILE and AMX-INT8, the kernel granted the
+    // permission and a probe ran tile instructions without faulting.
+    bool amx_ready = false;
+    // Why amx_ready is false on a CPU that has AMX (empty otherwise).
+    std::string amx_refused;
     uint64_t xcr0 = 0;  // 0 when the OS has not enabled xgetbv (no OSXSAVE)
 };
 
-// Detected once, on first call.
+// Detected once, on first call (which also asks the kernel for AMX tile
+// data, on CPUs that have AMX).
 const CpuFeatures& cpu_features();
+
+// Runs one AMX tile configuration, zeroing and release with SIGILL caught:
+// true when they ran. False, and no crash, on a CPU or in a process without
+// AMX tile data (for tests; cpu_features() calls it once, after the
+// arch_prctl request).
+bool amx_probe_runs();
 
 // Kernel tables, weakest first. Each level includes the ones before it.
 enum class Isa { scalar, avx2, avx512, amx };

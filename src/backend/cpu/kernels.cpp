@@ -40,11 +40,16 @@ const MatmulKernel* matmul_kernel(GgmlType weight_type) {
 }
 
 const MatmulTileEntry* isa_matmul_tiles(Isa isa, GgmlType weight_type) {
-    std::span<const MatmulTileEntry> table;
-    if (isa == Isa::avx2) table = avx2_tile_table();
-    if (isa == Isa::avx512) table = avx512_tile_table();
-    for (const MatmulTileEntry& e : table) {
-        if (e.weight == weight_type) return &e;
+    std::span<const MatmulTileEntry> tables[2];
+    if (isa == Isa::avx2) {
+        tables[0] = avx2_tile_table();
+        tables[1] = avx2_k_tile_table();
+    }
+    if (isa == Isa::avx512) tables[0] = avx512_tile_table();
+    for (std::span<const MatmulTileEntry> table : tables) {
+        for (const MatmulTileEntry& e : table) {
+            if (e.weight == weight_type) return &e;
+        }
     }
     return nullptr;
 }

@@ -113,9 +113,10 @@ struct AttentionKernel {
 // the AVX2 table only when isa_supported(Isa::avx2, ...).
 std::span<const MatmulKernelEntry> scalar_kernel_table();
 std::span<const MatmulKernelEntry> avx2_kernel_table();
-// Tile kernels: AVX2 for the float types and the 32-element quant types,
-// AVX-512 VNNI for the quant types.
+// Tile kernels: AVX2 for the float types, the 32-element quant types and
+// (avx2/tiles_k_avx2.cpp) the batched K-quants; AVX-512 VNNI for the quant types.
 std::span<const MatmulTileEntry> avx2_tile_table();
+std::span<const MatmulTileEntry> avx2_k_tile_table();
 std::span<const MatmulTileEntry> avx512_tile_table();
 
 const AttentionKernel& scalar_attention_kernel();

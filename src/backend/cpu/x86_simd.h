@@ -118,5 +118,11 @@ inline __m256i broadcast_i16(__m256i v, int s) {
     return _mm256_shuffle_epi8(v, _mm256_set1_epi16(short((2 * s) | ((2 * s + 1) << 8))));
 }
 
+// 16 s16 lanes: lanes 0-7 hold scale s, lanes 8-15 scale s + 1 (s8 scales, sign-extended).
+inline __m256i pair_scales_i8(__m128i scales8, int s) {
+    const __m128i idx = _mm_set_epi64x(0x0101010101010101LL * (s + 1), 0x0101010101010101LL * s);
+    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales8, idx));
+}
+
 }  // namespace
 }  // namespace slim::cpu

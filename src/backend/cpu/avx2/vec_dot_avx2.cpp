@@ -302,12 +302,6 @@ float tiled_dot_q5_k_q8_k(int64_t n, const void* w, const void* a) {
     return q5_k_dot<true>(n, w, a);
 }
 
-// 16 s16 lanes: lanes 0-7 hold scale s, lanes 8-15 scale s + 1 (s8 scales, sign-extended).
-inline __m256i pair_scales_i8(__m128i scales8, int s) {
-    const __m128i idx = _mm_set_epi64x(0x0101010101010101LL * (s + 1), 0x0101010101010101LL * s);
-    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales8, idx));
-}
-
 template <bool kTiled>
 float q6_k_dot(int64_t n, const void* vw, const void* va) {
     auto* w = static_cast<const BlockQ6_K*>(vw);
