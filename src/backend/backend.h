@@ -17,14 +17,25 @@
 
 namespace slim {
 
+// How a tensor's bytes are arranged.
+enum class TensorLayout : uint8_t {
+    rows,  // ggml's: row r is row_bytes long at data + r * row_bytes
+    // The backend's own arrangement, made at load for its kernels (the CPU's
+    // repacked weights, cpu/repack.h): only the backend reads such data, and
+    // row() and rows_from() do not apply.
+    backend,
+};
+
 // A matrix in a backend's memory. For the CPU, `data` is a host pointer (for
-// weights, straight into the mmap'd file); for a GPU, a device pointer.
+// weights, straight into the mmap'd file unless repacked); for a GPU, a
+// device pointer.
 struct Tensor {
     void* data = nullptr;
     GgmlType type = GgmlType::f32;
     int64_t n_cols = 0;  // ne[0]: elements per row
     int64_t n_rows = 0;  // product of the outer dimensions
     size_t row_bytes = 0;
+    TensorLayout layout = TensorLayout::rows;
 
     float* f32() const { return static_cast<float*>(data); }
     float* row(int64_t r) const {
@@ -32,8 +43,12 @@ struct Tensor {
     }
     // The same matrix without its first `first` rows.
     Tensor rows_from(int64_t first) const {
-        return Tensor{static_cast<char*>(data) + first * row_bytes, type, n_cols, n_rows - first,
-                      row_bytes};
+        return Tensor{static_cast<char*>(data) + first * row_bytes,
+                      type,
+                      n_cols,
+                      n_rows - first,
+                      row_bytes,
+                      layout};
     }
 };
 
@@ -66,13 +81,25 @@ struct AttentionParams {
     std::span<const int64_t> seq_starts;
 };
 
+// Where the bytes given to Backend::weight live, which decides what the
+// backend may do with their pages once it has its own copy.
+enum class WeightBytes {
+    caller,  // the caller's memory: left alone
+    // A read-only file mapping that outlives the backend (the model file):
+    // a backend that copies a weight may drop its pages from the process
+    // (they are clean; a later read brings them back from the file).
+    file_mapping,
+};
+
 class Backend {
   public:
     virtual ~Backend() = default;
     virtual std::string name() const = 0;
 
-    // Weights stay where the model file put them (CPU) or are uploaded once (GPU).
-    virtual Tensor weight(GgmlType type, int64_t n_cols, int64_t n_rows, const void* bytes) = 0;
+    // Weights stay where the model file put them (CPU) or are uploaded once
+    // (GPU); the CPU repacks some types for its kernels (cpu/repack.h).
+    virtual Tensor weight(GgmlType type, int64_t n_cols, int64_t n_rows, const void* bytes,
+                          WeightBytes where) = 0;
     // An activation buffer owned by the backend, zeroed; freed with the backend.
     virtual Tensor alloc(GgmlType type, int64_t n_cols, int64_t n_rows) = 0;
     virtual void free(const Tensor& t) = 0;

@@ -30,8 +30,9 @@ const char* op_kind_name(OpKind kind) {
     return "unknown";
 }
 
-Tensor ProfilingBackend::weight(GgmlType type, int64_t n_cols, int64_t n_rows, const void* bytes) {
-    return inner_.weight(type, n_cols, n_rows, bytes);
+Tensor ProfilingBackend::weight(GgmlType type, int64_t n_cols, int64_t n_rows, const void* bytes,
+                                WeightBytes where) {
+    return inner_.weight(type, n_cols, n_rows, bytes, where);
 }
 
 Tensor ProfilingBackend::alloc(GgmlType type, int64_t n_cols, int64_t n_rows) {

@@ -53,7 +53,8 @@ class ProfilingBackend final : public Backend {
     Backend& inner() { return inner_; }
 
     std::string name() const override { return inner_.name(); }
-    Tensor weight(GgmlType type, int64_t n_cols, int64_t n_rows, const void* bytes) override;
+    Tensor weight(GgmlType type, int64_t n_cols, int64_t n_rows, const void* bytes,
+                  WeightBytes where) override;
     Tensor alloc(GgmlType type, int64_t n_cols, int64_t n_rows) override;
     void free(const Tensor& t) override;
     void upload(const Tensor& dst, const void* src, size_t bytes) override;

@@ -161,6 +161,9 @@ class GgufFile {
     uint32_t alignment() const { return alignment_; }
     uint64_t file_size() const { return bytes_.size(); }
     uint64_t data_offset() const { return data_offset_; }
+    // Whether the bytes are a read-only mapping of the file (open), not the
+    // caller's memory (parse).
+    bool mapped() const { return map_ != nullptr; }
 
     const std::vector<GgufKv>& kvs() const { return kvs_; }
     const GgufValue* find(std::string_view key) const;

@@ -111,7 +111,8 @@ Tensor WeightBinder::bind(const GgufTensorInfo& t, int64_t n_in, int64_t n_out,
     }
     try {
         return backend_.weight(t.type, t.ne[0], is_vector ? 1 : t.ne[1],
-                               file_.tensor_data(t).data());
+                               file_.tensor_data(t).data(),
+                               file_.mapped() ? WeightBytes::file_mapping : WeightBytes::caller);
     } catch (const Error& e) {
         throw Error(e.kind(), file_.path(), fmt::format("tensor '{}'.type", t.name), std::nullopt,
                     e.expected(), e.found());

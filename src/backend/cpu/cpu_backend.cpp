@@ -1,6 +1,9 @@
 // The CPU backend: ops run at once on host memory, split across a persistent
-// thread pool. Weights are used in place from the mmap'd model file.
+// thread pool. Weights are used in place from the mmap'd model file, except
+// the ones repacked for their kernels (cpu/repack.h).
 #include <fmt/format.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +16,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/ggml_math.h"
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/repack.h"
 #include "backend/thread_pool.h"
 #include "format/error.h"
 #include "tensor/fp16.h"
@@ -37,22 +41,28 @@ class CpuBackend final : public Backend {
         return fmt::format("cpu ({} threads, {})", pool_.size(), cpu::isa_name(isa_));
     }
 
-    Tensor weight(GgmlType type, int64_t n_cols, int64_t n_rows, const void* bytes) override {
+    Tensor weight(GgmlType type, int64_t n_cols, int64_t n_rows, const void* bytes,
+                  WeightBytes where) override {
         if (!cpu::scalar_matmul_kernel(type)) {
             throw Error(ErrorKind::unsupported, "", "weight type", std::nullopt,
                         "a type the CPU backend computes with", std::string(ggml_type_name(type)));
         }
-        return Tensor{const_cast<void*>(bytes), type, n_cols, n_rows,
-                      tensor_row_bytes(type, n_cols)};
+        const size_t row_bytes = tensor_row_bytes(type, n_cols);
+        if (!cpu::repack_supported(type, n_cols, n_rows) || !cpu::repacked_kernel(type))
+            return Tensor{const_cast<void*>(bytes), type, n_cols, n_rows, row_bytes};
+        void* packed = alloc_bytes(packed_, cpu::repacked_bytes(n_cols, n_rows));
+        pool_.run([&](int t, int nt) {
+            auto [begin, end] = ThreadPool::split(n_rows / cpu::kRepackRows, t, nt);
+            cpu::repack_groups(bytes, n_cols, begin, end, packed);
+        });
+        if (where == WeightBytes::file_mapping) release_pages(bytes, row_bytes * size_t(n_rows));
+        return Tensor{packed, type, n_cols, n_rows, row_bytes, TensorLayout::backend};
     }
 
     Tensor alloc(GgmlType type, int64_t n_cols, int64_t n_rows) override {
         size_t rb = tensor_row_bytes(type, n_cols);
-        size_t bytes = (rb * size_t(n_rows) + 63) / 64 * 64;
-        void* p = std::aligned_alloc(64, std::max<size_t>(bytes, 64));
-        if (!p) throw std::bad_alloc();
-        std::memset(p, 0, bytes);
-        buffers_.emplace_back(p);
+        void* p = alloc_bytes(buffers_, rb * size_t(n_rows));
+        std::memset(p, 0, rb * size_t(n_rows));
         return Tensor{p, type, n_cols, n_rows, rb};
     }
 
@@ -74,6 +84,7 @@ class CpuBackend final : public Backend {
     void synchronize() override {}
 
     void matmul(const Tensor& y, const Tensor& w, const Tensor& x, int64_t n) override {
+        if (w.layout == TensorLayout::backend) return matmul_repacked(y, w, x, n);
         const cpu::MatmulKernel* k = cpu::matmul_kernel(w.type);
         const size_t act_row = tensor_row_bytes(k->act_type, w.n_cols);
         act_.resize(act_row * size_t(n));
@@ -136,9 +147,17 @@ class CpuBackend final : public Backend {
         }
     }
 
+    // A repacked table (a tied embedding that is also the output matmul) is
+    // read back from the repacked copy, so the file's pages stay released.
     void get_rows(const Tensor& y, const Tensor& table, std::span<const int32_t> ids) override {
+        std::vector<char> unpacked;
+        if (table.layout == TensorLayout::backend) unpacked.resize(table.row_bytes);
         for (size_t i = 0; i < ids.size(); ++i) {
             const char* row = static_cast<const char*>(table.data) + table.row_bytes * ids[i];
+            if (table.layout == TensorLayout::backend) {
+                cpu::unpack_row(table.data, table.n_cols, ids[i], unpacked.data());
+                row = unpacked.data();
+            }
             dequantize_row(table.type, row, y.row(int64_t(i)), table.n_cols);
         }
     }
@@ -264,6 +283,35 @@ class CpuBackend final : public Backend {
                    const AttentionParams& p) override;
 
   private:
+    // 64-byte aligned, freed with the backend. Large ones are anonymous
+    // mappings (glibc's malloc maps them), so a repacked weight's pages
+    // count once.
+    using Buffers = std::deque<std::unique_ptr<void, AlignedFree>>;
+    static void* alloc_bytes(Buffers& owner, size_t n) {
+        const size_t bytes = std::max<size_t>((n + 63) / 64 * 64, 64);
+        void* p = std::aligned_alloc(64, bytes);
+        if (!p) throw std::bad_alloc();
+        owner.emplace_back(p);
+        return p;
+    }
+
+    // Drops the pages wholly inside [p, p + n) of a read-only file mapping
+    // from the process once their weight is repacked, so the peak RSS does
+    // not hold both copies. They are clean file pages: nothing is lost, and
+    // a later read faults them back in from the page cache or the file. The
+    // pages at either end may hold a neighbouring tensor and are kept.
+    static void release_pages(const void* p, size_t n) {
+        const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+        const uintptr_t begin = (uintptr_t(p) + page - 1) / page * page;
+        const uintptr_t end = (uintptr_t(p) + n) / page * page;
+        // Advice only: if it fails the pages simply stay resident.
+        if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    }
+
+    // matmul for a repacked weight: the activation rows quantized for the
+    // repacked kernel, each thread a range of whole 8-row groups.
+    void matmul_repacked(const Tensor& y, const Tensor& w, const Tensor& x, int64_t n);
+
     static float gelu_tanh(float x) {
         constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
         // Fused where llama.cpp's build fuses: 1 + 0.044715 x^2 is one multiply-add.
@@ -311,7 +359,8 @@ class CpuBackend final : public Backend {
             t[h] = fp16_to_fp32(fp32_to_fp16(gelu_tanh(fp16_to_fp32(uint16_t(h)))));
         return t;
     }();
-    std::deque<std::unique_ptr<void, AlignedFree>> buffers_;
+    Buffers buffers_;  // activations, freed one by one
+    Buffers packed_;   // repacked weights, kept for the backend's lifetime
     std::vector<char> act_;
     // attention: each query row's cache slots (see attention())
     struct AttentionRow {
@@ -319,6 +368,33 @@ class CpuBackend final : public Backend {
     };
     std::vector<AttentionRow> rows_;
 };
+
+void CpuBackend::matmul_repacked(const Tensor& y, const Tensor& w, const Tensor& x, int64_t n) {
+    const cpu::RepackedKernel* k = cpu::repacked_kernel(w.type);
+    const size_t act_row = size_t(w.n_cols / 32) * sizeof(cpu::BlockQ8_0R);
+    act_.resize(act_row * size_t(n));
+    pool_.run([&](int t, int nt) {
+        auto [begin, end] = ThreadPool::split(n, t, nt);
+        for (int64_t r = begin; r < end; ++r)
+            k->quantize_act(x.row(r), act_.data() + act_row * size_t(r), w.n_cols);
+    });
+    // The kernel runs group by group over the activation rows it is given;
+    // handing it about 256 KiB of them at a time keeps them in L2 while each
+    // group passes.
+    const int64_t act_block = std::max<int64_t>(4, int64_t((256 << 10) / act_row) / 4 * 4);
+    const size_t group_bytes = cpu::repacked_group_bytes(w.n_cols);
+    const size_t y_stride = y.row_bytes / sizeof(float);
+    pool_.run([&](int t, int nt) {
+        auto [g_begin, g_end] = ThreadPool::split(w.n_rows / cpu::kRepackRows, t, nt);
+        if (g_begin == g_end) return;
+        const char* wg = static_cast<const char*>(w.data) + group_bytes * size_t(g_begin);
+        for (int64_t r0 = 0; r0 < n; r0 += act_block) {
+            k->gemm(w.n_cols, wg, group_bytes, g_end - g_begin, act_.data() + act_row * size_t(r0),
+                    act_row, std::min(act_block, n - r0), y.row(r0) + cpu::kRepackRows * g_begin,
+                    y_stride);
+        }
+    });
+}
 
 // YaRN's ramp between extrapolated and interpolated frequencies (see the
 // YaRN paper, eq. 18-20): 0 below beta_slow rotations, 1 above beta_fast.

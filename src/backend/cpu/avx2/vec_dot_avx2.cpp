@@ -444,35 +444,6 @@ float vec_dot_iq4_xs_q8_k(int64_t n, const void* vw, const void* va) {
 
 // --- activation quantizers: byte-identical to the scalar ones ------------------------
 
-// One 32-float block: amax, d = amax / 127, q = round-to-even(x * 127 / amax),
-// each step the same single IEEE operation as in the scalar code.
-inline __m256i quantize_block32(const float* x, float* d_out) {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 v[4];
-    __m256 amax = _mm256_setzero_ps();
-    for (int k = 0; k < 4; ++k) {
-        v[k] = _mm256_loadu_ps(x + 8 * k);
-        amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[k]));
-    }
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    const float max_scalar = _mm_cvtss_f32(m);
-    *d_out = max_scalar / 127.f;
-    const __m256 id = _mm256_set1_ps(max_scalar != 0.0f ? 127.f / max_scalar : 0.0f);
-    __m256i q[4];
-    for (int k = 0; k < 4; ++k) {
-        const __m256 r =
-            _mm256_round_ps(_mm256_mul_ps(v[k], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        q[k] = _mm256_cvtps_epi32(r);
-    }
-    // Packing interleaves 128-bit lanes; the permute restores element order.
-    const __m256i q01 = _mm256_packs_epi32(q[0], q[1]);
-    const __m256i q23 = _mm256_packs_epi32(q[2], q[3]);
-    const __m256i bytes = _mm256_packs_epi16(q01, q23);
-    return _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-
 void quantize_q8_0(const float* x, void* vy, int64_t n) {
     auto* y = static_cast<BlockQ8_0*>(vy);
     for (int64_t i = 0; i < n / kQK8_0; ++i, x += kQK8_0) {

@@ -1,0 +1,152 @@
+// The repacked layout (repack.h) and its scalar reference kernels, which the
+// tests hold the ISA kernels to. Compiled for any x86-64.
+#include "backend/cpu/repack.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "tensor/blocks.h"
+#include "tensor/fp16.h"
+#include "tensor/quants.h"
+
+namespace slim::cpu {
+
+namespace {
+
+// Q4_0 and IQ4_NL blocks are laid out alike (f16 d, 16 bytes of nibbles),
+// so one repacking serves both.
+static_assert(sizeof(BlockQ4_0) == sizeof(BlockIQ4_NL));
+constexpr size_t kQuantBytes = 128, kScaleBytes = 16;
+
+size_t scales_offset(int64_t n_cols) {
+    return size_t(n_cols / 32) * kQuantBytes;
+}
+
+// The 32 quants of block i of row r (0..7) of a group, in element order:
+// 0..15 for Q4_0 (the stored nibble), indices into the table for IQ4_NL.
+void group_nibbles(const uint8_t* group, int64_t i, int r, uint8_t* q) {
+    const uint8_t* qs = group + size_t(i) * kQuantBytes;
+    for (int c = 0; c < 4; ++c) {
+        for (int k = 0; k < 4; ++k) {
+            const uint8_t b = qs[32 * c + 4 * r + k];
+            q[4 * c + k] = b & 0x0F;
+            q[16 + 4 * c + k] = b >> 4;
+        }
+    }
+}
+
+uint16_t group_scale(const uint8_t* group, int64_t n_cols, int64_t i, int r) {
+    uint16_t d;
+    std::memcpy(&d, group + scales_offset(n_cols) + size_t(i) * kScaleBytes + 2 * size_t(r), 2);
+    return d;
+}
+
+void quantize_act_ref(const float* x, void* vy, int64_t n) {
+    auto* y = static_cast<BlockQ8_0R*>(vy);
+    std::vector<BlockQ8_0> q(size_t(n / 32));
+    quantize_row_q8_0_ref(x, q.data(), n);
+    for (size_t i = 0; i < q.size(); ++i) {
+        y[i].d = fp16_to_fp32(q[i].d);
+        y[i].sum = 0;
+        for (int k = 0; k < 32; ++k) {
+            y[i].qs[k] = q[i].qs[k];
+            y[i].sum += q[i].qs[k];
+        }
+    }
+}
+
+// Each output as the scalar vec_dot sums it: one chain over the blocks,
+// fma(float(integer sum), d_w * d_a, acc).
+template <GgmlType kType>
+void gemm_ref(int64_t n, const void* w, size_t group_bytes, int64_t n_groups, const void* va,
+              size_t a_stride, int64_t n_act, float* y, size_t y_stride) {
+    for (int64_t g = 0; g < n_groups; ++g) {
+        const uint8_t* group = static_cast<const uint8_t*>(w) + group_bytes * size_t(g);
+        for (int64_t j = 0; j < n_act; ++j) {
+            const auto* a = reinterpret_cast<const BlockQ8_0R*>(static_cast<const char*>(va) +
+                                                                a_stride * size_t(j));
+            for (int r = 0; r < kRepackRows; ++r) {
+                float acc = 0;
+                for (int64_t i = 0; i < n / 32; ++i) {
+                    uint8_t q[32];
+                    group_nibbles(group, i, r, q);
+                    int32_t sum = 0;
+                    for (int k = 0; k < 32; ++k) {
+                        const int v = kType == GgmlType::q4_0 ? q[k] - 8 : kIq4nlValues[q[k]];
+                        sum += v * a[i].qs[k];
+                    }
+                    const float d = fp16_to_fp32(group_scale(group, n, i, r)) * a[i].d;
+                    acc = std::fma(float(sum), d, acc);
+                }
+                y[size_t(j) * y_stride + size_t(g) * kRepackRows + size_t(r)] = acc;
+            }
+        }
+    }
+}
+
+constexpr RepackedKernel kReference[] = {
+    {GgmlType::q4_0, quantize_act_ref, gemm_ref<GgmlType::q4_0>},
+    {GgmlType::iq4_nl, quantize_act_ref, gemm_ref<GgmlType::iq4_nl>},
+};
+
+}  // namespace
+
+bool repack_supported(GgmlType type, int64_t n_cols, int64_t n_rows) {
+    return (type == GgmlType::q4_0 || type == GgmlType::iq4_nl) && n_cols > 0 && n_rows > 0 &&
+           n_cols % 32 == 0 && n_rows % kRepackRows == 0;
+}
+
+size_t repacked_group_bytes(int64_t n_cols) {
+    const size_t bytes = size_t(n_cols / 32) * (kQuantBytes + kScaleBytes);
+    return (bytes + 63) / 64 * 64;
+}
+
+void repack_groups(const void* src, int64_t n_cols, int64_t g_begin, int64_t g_end, void* dst) {
+    const int64_t nb = n_cols / 32;
+    const size_t row_bytes = size_t(nb) * sizeof(BlockQ4_0);
+    const size_t group_bytes = repacked_group_bytes(n_cols);
+    for (int64_t g = g_begin; g < g_end; ++g) {
+        uint8_t* group = static_cast<uint8_t*>(dst) + group_bytes * size_t(g);
+        for (int r = 0; r < kRepackRows; ++r) {
+            const auto* row = reinterpret_cast<const BlockQ4_0*>(
+                static_cast<const uint8_t*>(src) + row_bytes * size_t(g * kRepackRows + r));
+            for (int64_t i = 0; i < nb; ++i) {
+                uint8_t* qs = group + size_t(i) * kQuantBytes;
+                for (int c = 0; c < 4; ++c) std::memcpy(qs + 32 * c + 4 * r, row[i].qs + 4 * c, 4);
+                std::memcpy(group + scales_offset(n_cols) + size_t(i) * kScaleBytes + 2 * size_t(r),
+                            &row[i].d, 2);
+            }
+        }
+        const size_t used = size_t(nb) * (kQuantBytes + kScaleBytes);
+        std::memset(group + used, 0, group_bytes - used);
+    }
+}
+
+void unpack_row(const void* repacked, int64_t n_cols, int64_t r, void* dst) {
+    const uint8_t* group =
+        static_cast<const uint8_t*>(repacked) + repacked_group_bytes(n_cols) * size_t(r / 8);
+    auto* out = static_cast<BlockQ4_0*>(dst);
+    for (int64_t i = 0; i < n_cols / 32; ++i) {
+        const uint8_t* qs = group + size_t(i) * kQuantBytes;
+        for (int c = 0; c < 4; ++c) std::memcpy(out[i].qs + 4 * c, qs + 32 * c + 4 * (r % 8), 4);
+        out[i].d = group_scale(group, n_cols, i, int(r % 8));
+    }
+}
+
+const RepackedKernel* isa_repacked_kernel(Isa isa, GgmlType type) {
+    std::span<const RepackedKernel> table;
+    if (isa == Isa::scalar) table = kReference;
+    if (isa == Isa::avx2) table = avx2_repacked_table();
+    for (const RepackedKernel& k : table) {
+        if (k.weight == type) return &k;
+    }
+    return nullptr;
+}
+
+const RepackedKernel* repacked_kernel(GgmlType type) {
+    if (active_isa() == Isa::scalar) return nullptr;
+    return isa_repacked_kernel(Isa::avx2, type);
+}
+
+}  // namespace slim::cpu

@@ -1,0 +1,88 @@
+// Q4_0 and IQ4_NL weights repacked at load time into groups of 8 rows, so
+// that one SIMD register holds the same 4 elements of 8 rows and the 8 rows'
+// block sums come out of vertical integer adds, with no horizontal sum per
+// block and row. Everything that knows the layout is here (repack.cpp) and in
+// the kernels (avx2/repack_avx2.cpp).
+//
+// Why: llama.cpp's x86 build repacks these types too and sums each output as
+// one float chain over the blocks, acc = fma(float(block sum), d_w * d_a,
+// acc) (DEVELOPERS.md, "Exactness against llama.cpp"). On ggml's row layout
+// that order needs one horizontal integer sum per block per row, which made
+// Q4_0 decode and prefill compute-bound at about half of llama.cpp's speed.
+// Integer block sums are exact in any order, and the chain per output is
+// kept, so the repacked kernels give vec_dot's results bit for bit.
+//
+// Layout of a repacked matrix (n_cols a multiple of 32, n_rows of 8): group
+// g holds rows 8g..8g+7 and starts repacked_group_bytes(n_cols) * g bytes in
+// (a multiple of 64, so 64-byte alignment carries from group to group). In a
+// group, for each of the nb = n_cols / 32 blocks in order, 128 quant bytes:
+// byte 32c + 4r + k is byte 4c + k of row r's qs (c < 4, r < 8, k < 4), so its
+// low nibble is element 4c + k and its high nibble element 16 + 4c + k of
+// the block; then, after all nb of them, the 8 rows' f16 scales of each
+// block, 16 bytes per block; then padding.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "backend/cpu/cpu_features.h"
+#include "format/ggml_type.h"
+
+namespace slim::cpu {
+
+constexpr int kRepackRows = 8;
+
+// Whether a weight of this type and shape has a repacked layout (the kernels
+// exist for it on some ISA). Other weights stay in ggml's rows.
+bool repack_supported(GgmlType type, int64_t n_cols, int64_t n_rows);
+
+size_t repacked_group_bytes(int64_t n_cols);
+inline size_t repacked_bytes(int64_t n_cols, int64_t n_rows) {
+    return repacked_group_bytes(n_cols) * size_t(n_rows / kRepackRows);
+}
+
+// Repacks groups [g_begin, g_end) of a matrix in ggml's rows (src) into dst,
+// which holds the whole repacked matrix (so threads can share the work).
+void repack_groups(const void* src, int64_t n_cols, int64_t g_begin, int64_t g_end, void* dst);
+
+// Row r of a repacked matrix back in ggml's blocks (n_cols / 32 of them, 18
+// bytes each): for embedding lookups on a repacked tied embedding.
+void unpack_row(const void* repacked, int64_t n_cols, int64_t r, void* dst);
+
+// An activation block for the repacked kernels: the Q8_0 block the
+// activation quantizer gives (same quants, same f16 scale, as a float) and
+// the sum of its quants, which Q4_0's kernel needs once per block to take its
+// weights' offset of 8 off (the quants are multiplied as 0..15).
+struct BlockQ8_0R {
+    float d;
+    int32_t sum;
+    int8_t qs[32];
+};
+static_assert(sizeof(BlockQ8_0R) == 40);
+
+// y[j * y_stride + 8 * g + r] = dot(row 8g + r, activation row j) for the
+// n_groups groups that start at w (group_bytes apart) and the n_act
+// activation rows at a (a_stride bytes apart), n elements each.
+using RepackedGemmFn = void (*)(int64_t n, const void* w, size_t group_bytes, int64_t n_groups,
+                                const void* a, size_t a_stride, int64_t n_act, float* y,
+                                size_t y_stride);
+
+struct RepackedKernel {
+    GgmlType weight;
+    // n floats (a multiple of 32) to n / 32 BlockQ8_0R.
+    void (*quantize_act)(const float* x, void* y, int64_t n);
+    RepackedGemmFn gemm;
+};
+
+// The kernel for repacked weights of a type at the active ISA, or nullptr:
+// then the backend keeps the weight in ggml's rows. AVX2's serves the AVX-512
+// and AMX levels too (they have no repacked kernels of their own), and the
+// scalar level has none, so SLIM_ISA=scalar runs on ggml's rows.
+const RepackedKernel* repacked_kernel(GgmlType type);
+// One ISA's own kernel, for tests; Isa::scalar gives the reference below.
+const RepackedKernel* isa_repacked_kernel(Isa isa, GgmlType type);
+
+std::span<const RepackedKernel> avx2_repacked_table();
+
+}  // namespace slim::cpu
