@@ -85,6 +85,12 @@ void ProfilingBackend::add(const Tensor& y, const Tensor& a, const Tensor& b, in
     timed(OpKind::elementwise, [&] { inner_.add(y, a, b, n); });
 }
 
+void ProfilingBackend::linear(const Tensor& y, const Tensor& w, const Tensor* bias, const Tensor& x,
+                              int64_t n) {
+    timed(n == 1 ? OpKind::matmul_vec : OpKind::matmul_mat,
+          [&] { inner_.linear(y, w, bias, x, n); });
+}
+
 void ProfilingBackend::add_row(const Tensor& x, const Tensor& b, int64_t n) {
     timed(OpKind::elementwise, [&] { inner_.add_row(x, b, n); });
 }

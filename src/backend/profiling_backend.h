@@ -62,6 +62,8 @@ class ProfilingBackend final : public Backend {
     void synchronize() override { inner_.synchronize(); }
 
     void matmul(const Tensor& y, const Tensor& w, const Tensor& x, int64_t n) override;
+    void linear(const Tensor& y, const Tensor& w, const Tensor* bias, const Tensor& x,
+                int64_t n) override;
     void get_rows(const Tensor& y, const Tensor& table, std::span<const int32_t> ids) override;
     void rms_norm(const Tensor& x, const Tensor* weight, float eps, int64_t n) override;
     void rms_norm_groups(const Tensor& x, const Tensor& weight, int group, float eps,

@@ -118,8 +118,7 @@ class Bert final : public Encoder {
     };
 
     void linear(const Tensor& y, const Linear& l, const Tensor& x, int64_t n) {
-        backend_.matmul(y, l.w, x, n);
-        backend_.add_row(y, l.b, n);
+        backend_.linear(y, l.w, &l.b, x, n);
     }
     void norm(const Tensor& x, const Norm& nm, int64_t n) {
         backend_.layer_norm(x, &nm.w, &nm.b, config_.norm_eps, n);

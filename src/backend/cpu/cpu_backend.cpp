@@ -114,6 +114,43 @@ class CpuBackend final : public Backend {
         });
     }
 
+    void linear(const Tensor& y, const Tensor& w, const Tensor* bias, const Tensor& x,
+                int64_t n) override {
+        const bool float_weights = w.type == GgmlType::f32 || w.type == GgmlType::f16;
+        if (!float_kernels_ || !float_weights || w.layout != TensorLayout::rows || n < 2) {
+            matmul(y, w, x, n);
+            if (bias) add_row(y, *bias, n);
+            return;
+        }
+        const cpu::FloatGemmProblem p{w.type,
+                                      w.data,
+                                      w.row_bytes,
+                                      w.n_cols,
+                                      w.n_rows,
+                                      x.f32(),
+                                      x.row_bytes / sizeof(float),
+                                      n,
+                                      bias ? bias->f32() : nullptr,
+                                      y.f32(),
+                                      y.row_bytes / sizeof(float)};
+        const cpu::FloatGemm& gemm = float_kernels_->gemm;
+        const int64_t cols = gemm.panel_cols;
+        const size_t panel_floats = size_t(w.n_cols) * size_t(cols);
+        if (gemm_panels_.size() < size_t(pool_.size())) gemm_panels_.resize(size_t(pool_.size()));
+        pool_.run([&](int t, int nt) {
+            auto [begin, end] = ThreadPool::split((w.n_rows + cols - 1) / cols, t, nt);
+            if (begin == end) return;
+            PanelBuffer& panel = gemm_panels_[size_t(t)];
+            if (panel.floats < panel_floats) {
+                void* bytes = std::aligned_alloc(64, (panel_floats * sizeof(float) + 63) / 64 * 64);
+                if (!bytes) throw std::bad_alloc();
+                panel.data.reset(static_cast<float*>(bytes));
+                panel.floats = panel_floats;
+            }
+            gemm.run(p, begin * cols, std::min(w.n_rows, end * cols), panel.data.get());
+        });
+    }
+
     // Weight rows [begin, end) against activation rows [r_begin, r_end), in
     // 4 x 3 tiles where there is a tile kernel, the activations in blocks
     // that stay in L2 while the thread's weight rows pass by; leftover rows
@@ -178,6 +215,13 @@ class CpuBackend final : public Backend {
 
     void layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps,
                     int64_t n) override {
+        const float* w = weight ? weight->f32() : nullptr;
+        const float* b = bias ? bias->f32() : nullptr;
+        if (float_kernels_) {
+            for_rows(n,
+                     [&](int64_t r) { float_kernels_->layer_norm(x.row(r), x.n_cols, w, b, eps); });
+            return;
+        }
         for_rows(n, [&](int64_t r) {
             float* v = x.row(r);
             double mean = 0;
@@ -189,8 +233,8 @@ class CpuBackend final : public Backend {
             const float inv = float(1.0 / std::sqrt(var + eps));
             for (int64_t i = 0; i < x.n_cols; ++i) {
                 float o = float(v[i] - mean) * inv;
-                if (weight) o *= weight->f32()[i];
-                if (bias) o += bias->f32()[i];
+                if (w) o *= w[i];
+                if (b) o += b[i];
                 v[i] = o;
             }
         });
@@ -248,6 +292,10 @@ class CpuBackend final : public Backend {
     }
 
     void gelu_erf(const Tensor& x, int64_t n) override {
+        if (float_kernels_) {
+            for_rows(n, [&](int64_t r) { float_kernels_->gelu_erf(x.row(r), x.n_cols); });
+            return;
+        }
         for_rows(n, [&](int64_t r) {
             float* v = x.row(r);
             for (int64_t i = 0; i < x.n_cols; ++i)
@@ -352,6 +400,8 @@ class CpuBackend final : public Backend {
     // active_isa() is read before the pool starts, so a bad SLIM_ISA fails
     // here with no threads to stop.
     cpu::Isa isa_;
+    // The encoders' float kernels (GEMM, GELU, LayerNorm); null for scalar.
+    const cpu::FloatKernels* float_kernels_ = cpu::float_kernels();
     ThreadPool pool_;
     std::vector<float> gelu_f16_ = [] {
         std::vector<float> t(1 << 16);
@@ -362,6 +412,12 @@ class CpuBackend final : public Backend {
     Buffers buffers_;  // activations, freed one by one
     Buffers packed_;   // repacked weights, kept for the backend's lifetime
     std::vector<char> act_;
+    // linear: each thread's packed weight panel (cpu::FloatGemm)
+    struct PanelBuffer {
+        std::unique_ptr<float, AlignedFree> data;
+        size_t floats = 0;
+    };
+    std::vector<PanelBuffer> gemm_panels_;
     // attention: each query row's cache slots (see attention())
     struct AttentionRow {
         int64_t begin, lo, hi;

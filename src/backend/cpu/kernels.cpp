@@ -61,6 +61,23 @@ const MatmulTileEntry* matmul_tiles(GgmlType weight_type) {
     return nullptr;
 }
 
+const FloatKernels* isa_float_kernels(Isa isa) {
+    switch (isa) {
+        case Isa::scalar:
+            return nullptr;
+        case Isa::avx2:
+            return &avx2_float_kernels();
+        case Isa::avx512:
+        case Isa::amx:
+            return &avx512_float_kernels();
+    }
+    return nullptr;
+}
+
+const FloatKernels* float_kernels() {
+    return isa_float_kernels(active_isa());
+}
+
 const AttentionKernel* isa_attention_kernel(Isa isa) {
     switch (isa) {
         case Isa::scalar:

@@ -83,6 +83,43 @@ struct MatmulTileEntry {
     MatmulTileFn tile;
 };
 
+// Float kernels for the models slim checks against PyTorch rather than
+// llama.cpp (the encoders): no summation order is kept, so they may block,
+// vectorise and reassociate freely.
+//
+// The GEMM, for F32 and F16 weights: for rows r < n and outputs o in
+// [o_begin, o_end),
+//   y[r * y_stride + o] = bias[o] (0 without bias) + sum_k x[r * x_stride + k] W[o][k].
+struct FloatGemmProblem {
+    GgmlType w_type;  // f32 or f16
+    const void* w;    // n_out rows of k elements, w_row_bytes apart
+    size_t w_row_bytes;
+    int64_t k, n_out;
+    const float* x;
+    size_t x_stride;  // in floats
+    int64_t n;
+    const float* bias;  // n_out floats, or null
+    float* y;
+    size_t y_stride;
+};
+
+struct FloatGemm {
+    // Outputs per packed weight panel: o_begin must be a multiple of it.
+    int panel_cols;
+    // panel: scratch for k * panel_cols floats, 64-byte aligned, one per thread.
+    void (*run)(const FloatGemmProblem& p, int64_t o_begin, int64_t o_end, float* panel);
+};
+
+struct FloatKernels {
+    FloatGemm gemm;
+    // x = x Phi(x) in place, Phi the normal CDF (BERT's exact GELU), to a
+    // few ulp of 0.5 x (1 + erf(x / sqrt 2)).
+    void (*gelu_erf)(float* x, int64_t n);
+    // x = (x - mean) / sqrt(var + eps) * w + b, the biased variance (as
+    // PyTorch's LayerNorm); w and b may be null.
+    void (*layer_norm)(float* x, int64_t n, const float* w, const float* b, float eps);
+};
+
 // Attention's products with the F16 KV cache, summed in llama.cpp's order
 // (ggml_math.h says why and which order). `lanes` is 16 (llamafile's GEMM,
 // two or more query tokens) or 64 (ggml_vec_dot_f16, one token). Every
@@ -119,6 +156,9 @@ std::span<const MatmulTileEntry> avx2_tile_table();
 std::span<const MatmulTileEntry> avx2_k_tile_table();
 std::span<const MatmulTileEntry> avx512_tile_table();
 
+const FloatKernels& avx2_float_kernels();
+const FloatKernels& avx512_float_kernels();
+
 const AttentionKernel& scalar_attention_kernel();
 const AttentionKernel& avx2_attention_kernel();
 
@@ -142,6 +182,12 @@ const MatmulKernel* matmul_kernel(GgmlType weight_type);
 // isa_matmul_tiles is one ISA's own, for tests.
 const MatmulTileEntry* matmul_tiles(GgmlType weight_type);
 const MatmulTileEntry* isa_matmul_tiles(Isa isa, GgmlType weight_type);
+
+// The float kernels of the active ISA (or the best one below it), and one
+// ISA's own; nullptr where there are none (scalar: the backend then uses
+// matmul and its own scalar loops, the reference the tests hold these to).
+const FloatKernels* float_kernels();
+const FloatKernels* isa_float_kernels(Isa isa);
 
 // The attention kernel of the active ISA (or the best one below it), and one
 // ISA's own, nullptr where it has none (for tests).
