@@ -113,7 +113,7 @@ class Backend {
     // y = W x + bias (bias may be null): matmul then add_row, for the models
     // slim checks against PyTorch rather than llama.cpp (the encoders). The
     // backend may sum in any order, which lets the CPU use a blocked float
-    // GEMM for F32/F16 weights (cpu/kernels.h, FloatGemm).
+    // GEMM for F32, F16 and Q8_0 weights (cpu/kernels.h, FloatGemm).
     virtual void linear(const Tensor& y, const Tensor& w, const Tensor* bias, const Tensor& x,
                         int64_t n) = 0;
     // y[i] = dequantized row ids[i] of the table (an embedding lookup).

@@ -17,6 +17,7 @@
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/kernels.h"
 #include "tensor/fp16.h"
+#include "tensor/tensor_type.h"
 
 namespace slim {
 namespace {
@@ -32,19 +33,16 @@ struct Weights {
 Weights random_weights(GgmlType type, int64_t k, int64_t n_out, std::mt19937& rng) {
     std::normal_distribution<float> normal(0.0f, 1.0f);
     Weights w;
-    w.row_bytes = size_t(k) * (type == GgmlType::f32 ? 4 : 2);
+    w.row_bytes = tensor_row_bytes(type, k);
     w.bytes.resize(w.row_bytes * size_t(n_out));
     w.values.resize(size_t(k * n_out));
-    for (size_t i = 0; i < w.values.size(); ++i) {
-        const float f = normal(rng);
-        if (type == GgmlType::f32) {
-            reinterpret_cast<float*>(w.bytes.data())[i] = f;
-            w.values[i] = f;
-        } else {
-            const uint16_t h = fp32_to_fp16(f);
-            reinterpret_cast<uint16_t*>(w.bytes.data())[i] = h;
-            w.values[i] = fp16_to_fp32(h);
-        }
+    std::vector<float> row(static_cast<size_t>(k)), back(row.size());
+    for (int64_t o = 0; o < n_out; ++o) {
+        for (float& f : row) f = normal(rng);
+        uint8_t* dst = w.bytes.data() + w.row_bytes * size_t(o);
+        quantize_row_ref(type, row.data(), dst, k);
+        dequantize_row(type, dst, back.data(), k);
+        for (int64_t i = 0; i < k; ++i) w.values[size_t(o * k + i)] = back[size_t(i)];
     }
     return w;
 }
@@ -64,7 +62,10 @@ TEST_P(FloatGemmIsa, MatchesDoubleProduct) {
     const cpu::FloatGemm* gemm = &cpu::isa_float_kernels(isa)->gemm;
     std::mt19937 rng(11);
     std::normal_distribution<float> normal(0.0f, 1.0f);
-    for (int64_t k : {1, 7, 16, 387}) {
+    // Q8_0 rows are whole 32-element blocks.
+    const std::vector<int64_t> ks = type == GgmlType::q8_0 ? std::vector<int64_t>{32, 64, 384}
+                                                           : std::vector<int64_t>{1, 7, 16, 387};
+    for (int64_t k : ks) {
         for (int64_t n_out : {1, 15, 16, 33, 69}) {
             for (int64_t n : {1, 5, 6, 7, 12, 13, 31}) {
                 const Weights w = random_weights(type, k, n_out, rng);
@@ -112,15 +113,15 @@ TEST_P(FloatGemmIsa, MatchesDoubleProduct) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Kernels, FloatGemmIsa,
-                         ::testing::Values(GemmCase{Isa::avx2, GgmlType::f32},
-                                           GemmCase{Isa::avx2, GgmlType::f16},
-                                           GemmCase{Isa::avx512, GgmlType::f32},
-                                           GemmCase{Isa::avx512, GgmlType::f16}),
-                         [](const auto& test) {
-                             return std::string(cpu::isa_name(test.param.isa)) + "_" +
-                                    (test.param.type == GgmlType::f32 ? "F32" : "F16");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Kernels, FloatGemmIsa,
+    ::testing::Values(GemmCase{Isa::avx2, GgmlType::f32}, GemmCase{Isa::avx2, GgmlType::f16},
+                      GemmCase{Isa::avx2, GgmlType::q8_0}, GemmCase{Isa::avx512, GgmlType::f32},
+                      GemmCase{Isa::avx512, GgmlType::f16}, GemmCase{Isa::avx512, GgmlType::q8_0}),
+    [](const auto& test) {
+        return std::string(cpu::isa_name(test.param.isa)) + "_" +
+               std::string(ggml_type_name(test.param.type));
+    });
 
 class FloatKernelsIsa : public ::testing::TestWithParam<Isa> {
   protected:
@@ -192,7 +193,7 @@ INSTANTIATE_TEST_SUITE_P(Kernels, FloatKernelsIsa, ::testing::Values(Isa::avx2, 
 // linear on the backend (threads splitting the panels) agrees with matmul +
 // add_row, whose float sums are in another order, on a MiniLM-sized layer.
 TEST(CpuLinear, AgreesWithMatmulPlusBias) {
-    for (GgmlType type : {GgmlType::f32, GgmlType::f16}) {
+    for (GgmlType type : {GgmlType::f32, GgmlType::f16, GgmlType::q8_0}) {
         for (int threads : {1, 2, 3}) {
             std::unique_ptr<Backend> be = make_cpu_backend({threads});
             std::mt19937 rng(5);
@@ -208,8 +209,13 @@ TEST(CpuLinear, AgreesWithMatmulPlusBias) {
             be->matmul(y2, wt, x, n);
             be->add_row(y2, b, n);
             // Each sum: 384 products of N(0,1) values, |terms| summing to ~300;
-            // matmul rounds F16 weights' activations to F16 too (2^-11 each).
-            const double tolerance = type == GgmlType::f32 ? 2e-3 : 0.05;
+            // matmul rounds the activations of F16 weights to F16 (2^-11
+            // each) and of Q8_0 weights to Q8_0: steps of 1/127 of each
+            // block's largest (~3), an error of ~0.14 rms over 384 products,
+            // and these are the largest of 69,120 outputs.
+            const double tolerance = type == GgmlType::f32   ? 2e-3
+                                     : type == GgmlType::f16 ? 0.05
+                                                             : 1.0;
             for (int64_t i = 0; i < n_out * n; ++i) {
                 ASSERT_NEAR(y1.f32()[i], y2.f32()[i], tolerance)
                     << "type " << int(type) << " threads " << threads << " at " << i;

@@ -116,8 +116,9 @@ class CpuBackend final : public Backend {
 
     void linear(const Tensor& y, const Tensor& w, const Tensor* bias, const Tensor& x,
                 int64_t n) override {
-        const bool float_weights = w.type == GgmlType::f32 || w.type == GgmlType::f16;
-        if (!float_kernels_ || !float_weights || w.layout != TensorLayout::rows || n < 2) {
+        const bool gemm_type =
+            w.type == GgmlType::f32 || w.type == GgmlType::f16 || w.type == GgmlType::q8_0;
+        if (!float_kernels_ || !gemm_type || w.layout != TensorLayout::rows || n < 2) {
             matmul(y, w, x, n);
             if (bias) add_row(y, *bias, n);
             return;

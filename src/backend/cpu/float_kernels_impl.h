@@ -6,7 +6,8 @@
 // unaligned), fma(a, b, c) = a * b + c, add, sub, mul, div, max, abs,
 // select_nonnegative(x, a, b) = x >= 0 ? a : b, round(x) (to nearest
 // integer), pow2(n) = 2^n for an integer-valued n in [-126, 127],
-// hsum(v), and to_f32(p, out) for kLanes F16 values.
+// hsum(v), to_f32(p, out) for kLanes F16 values and i8_to_f32(p) for kLanes
+// int8 values.
 #pragma once
 
 #include <immintrin.h>
@@ -20,18 +21,20 @@
 #include <utility>
 
 #include "backend/cpu/kernels.h"
+#include "tensor/blocks.h"
+#include "tensor/fp16.h"
 
 namespace slim::cpu::floatk {
 
 // y[r][o] = bias[o] + sum_k x[r][k] W[o][k]. The weights are packed, a panel
 // of kCols output columns at a time, into k-major floats (panel[k * kCols +
 // j] = W[o + j][k], converted from F16 where the weights are F16): one load
-// then gives the next k of kCols outputs. The microkernel holds kRows x kCols
-// sums in registers and, per k, broadcasts one activation of each of its rows
-// against the panel's two vectors: 2 kRows multiply-adds per 2 + kRows
-// loads, where matmul's dot-product tiles do 12 per 7 and then sum each
-// output across lanes. The panel (k * kCols floats) stays in L1/L2 while
-// every activation row passes by.
+// then gives the next k of kCols outputs. Q8_0 weights are dequantized
+// into the panel the same way (q times the block's scale is exact in float). The microkernel holds
+// kRows x kCols sums in registers and, per k, broadcasts one activation of each of its rows against
+// the panel's two vectors: 2 kRows multiply-adds per 2 + kRows loads, where matmul's dot-product
+// tiles do 12 per 7 and then sum each output across lanes. The panel (k * kCols floats) stays in
+// L1/L2 while every activation row passes by.
 template <class V, int kRows>
 struct Gemm {
     static constexpr int kCols = 2 * V::kLanes;
@@ -56,11 +59,15 @@ struct Gemm {
                         V::store(block[j], V::load(src));
                     else
                         for (int t = 0; t < len; ++t) block[j][t] = src[t];
-                } else {
+                } else if (p.w_type == GgmlType::f16) {
                     const uint16_t* src = reinterpret_cast<const uint16_t*>(row) + i0;
                     alignas(64) uint16_t h[V::kLanes] = {};
                     std::memcpy(h, src, sizeof(uint16_t) * size_t(len));
                     V::to_f32(h, block[j]);
+                } else {  // q8_0: k is a multiple of 32, and of kLanes
+                    const BlockQ8_0& b = reinterpret_cast<const BlockQ8_0*>(row)[i0 / 32];
+                    V::store(block[j],
+                             V::mul(V::set1(fp16_to_fp32(b.d)), V::i8_to_f32(b.qs + i0 % 32)));
                 }
             }
             for (int t = 0; t < len; ++t)

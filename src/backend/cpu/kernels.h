@@ -87,11 +87,11 @@ struct MatmulTileEntry {
 // llama.cpp (the encoders): no summation order is kept, so they may block,
 // vectorise and reassociate freely.
 //
-// The GEMM, for F32 and F16 weights: for rows r < n and outputs o in
+// The GEMM, for F32, F16 and Q8_0 weights: for rows r < n and outputs o in
 // [o_begin, o_end),
 //   y[r * y_stride + o] = bias[o] (0 without bias) + sum_k x[r * x_stride + k] W[o][k].
 struct FloatGemmProblem {
-    GgmlType w_type;  // f32 or f16
+    GgmlType w_type;  // f32, f16 or q8_0 (then k is a multiple of 32)
     const void* w;    // n_out rows of k elements, w_row_bytes apart
     size_t w_row_bytes;
     int64_t k, n_out;

@@ -35,6 +35,10 @@ struct Avx2 {
         const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
         return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
     }
+    static Reg i8_to_f32(const int8_t* p) {
+        return _mm256_cvtepi32_ps(
+            _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+    }
     static void to_f32(const uint16_t* p, float* out) {
         _mm256_storeu_ps(out,
                          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));

@@ -36,6 +36,10 @@ struct Avx512 {
         return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
     }
     static float hsum(Reg v) { return _mm512_reduce_add_ps(v); }
+    static Reg i8_to_f32(const int8_t* p) {
+        return _mm512_cvtepi32_ps(
+            _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+    }
     static void to_f32(const uint16_t* p, float* out) {
         _mm512_storeu_ps(out,
                          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
