@@ -148,17 +148,25 @@ TEST_P(Repack, ReferenceEqualsVecDot) {
     }
 }
 
-class RepackAvx2 : public ::testing::TestWithParam<GgmlType> {
+struct RepackCase {
+    Isa isa;
+    GgmlType type;
+};
+
+// Each ISA's repacked kernels against the scalar reference, bit for bit.
+class RepackIsa : public ::testing::TestWithParam<RepackCase> {
   protected:
     void SetUp() override {
-        if (!cpu::isa_supported(Isa::avx2, cpu::cpu_features())) GTEST_SKIP() << "no AVX2";
-        kernel_ = cpu::isa_repacked_kernel(Isa::avx2, GetParam());
+        if (!cpu::isa_supported(GetParam().isa, cpu::cpu_features()))
+            GTEST_SKIP() << "this CPU (or its OS) cannot run " << cpu::isa_name(GetParam().isa);
+        kernel_ = cpu::isa_repacked_kernel(GetParam().isa, GetParam().type);
         ASSERT_NE(kernel_, nullptr);
     }
+    GgmlType weight_type() const { return GetParam().type; }
     const cpu::RepackedKernel* kernel_ = nullptr;
 };
 
-TEST_P(RepackAvx2, ActivationBytesEqualReference) {
+TEST_P(RepackIsa, ActivationBytesEqualReference) {
     std::mt19937 rng(3);
     for (int trial = 0; trial < 20; ++trial) {
         const int64_t n = 32 * (1 + trial * 7);
@@ -166,14 +174,14 @@ TEST_P(RepackAvx2, ActivationBytesEqualReference) {
         if (trial % 4 == 1) std::fill(x.begin(), x.begin() + 32, 0.0f);  // a zero block
         std::vector<BlockQ8_0R> got(size_t(n / 32)), want(size_t(n / 32));
         kernel_->quantize_act(x.data(), got.data(), n);
-        reference(GetParam()).quantize_act(x.data(), want.data(), n);
+        reference(weight_type()).quantize_act(x.data(), want.data(), n);
         ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(BlockQ8_0R)), 0)
             << "trial " << trial;
     }
 }
 
-TEST_P(RepackAvx2, GemmEqualsReferenceBitForBit) {
-    const GgmlType type = GetParam();
+TEST_P(RepackIsa, GemmEqualsReferenceBitForBit) {
+    const GgmlType type = weight_type();
     std::mt19937 rng(4);
     for (int64_t n_cols : {32, 96, 640, 2080}) {
         for (int64_t n_rows : {8, 24}) {
@@ -196,8 +204,8 @@ TEST_P(RepackAvx2, GemmEqualsReferenceBitForBit) {
 
 // The largest block sums: every quant at the top of its range against
 // activations of +-127, where Q4_0's 16-bit partial sums are fullest.
-TEST_P(RepackAvx2, ExtremeQuants) {
-    const GgmlType type = GetParam();
+TEST_P(RepackIsa, ExtremeQuants) {
+    const GgmlType type = weight_type();
     const int64_t n_cols = 96, n_rows = 8;
     for (uint8_t nibbles : {uint8_t(0x00), uint8_t(0xFF), uint8_t(0x0F)}) {
         std::mt19937 rng(5);
@@ -219,8 +227,8 @@ TEST_P(RepackAvx2, ExtremeQuants) {
 
 // Rows of the Q4_0 test model: the first and last 8 of each matrix, repacked,
 // against the AVX2 vec_dot on the file's bytes.
-TEST_P(RepackAvx2, RealModelRows) {
-    const GgmlType type = GetParam();
+TEST_P(RepackIsa, RealModelRows) {
+    const GgmlType type = weight_type();
     const std::filesystem::path path = test::models_dir() / "gemma-3-270m-Q4_0.gguf";
     if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is missing";
     const GgufFile file = GgufFile::open(path);
@@ -295,8 +303,15 @@ TEST_P(Repack, BackendMatmulAndGetRows) {
 
 INSTANTIATE_TEST_SUITE_P(Types, Repack, ::testing::Values(GgmlType::q4_0, GgmlType::iq4_nl),
                          [](const auto& p) { return std::string(ggml_type_name(p.param)); });
-INSTANTIATE_TEST_SUITE_P(Types, RepackAvx2, ::testing::Values(GgmlType::q4_0, GgmlType::iq4_nl),
-                         [](const auto& p) { return std::string(ggml_type_name(p.param)); });
+INSTANTIATE_TEST_SUITE_P(Kernels, RepackIsa,
+                         ::testing::Values(RepackCase{Isa::avx2, GgmlType::q4_0},
+                                           RepackCase{Isa::avx2, GgmlType::iq4_nl},
+                                           RepackCase{Isa::avx512, GgmlType::q4_0},
+                                           RepackCase{Isa::avx512, GgmlType::iq4_nl}),
+                         [](const auto& p) {
+                             return std::string(cpu::isa_name(p.param.isa)) + "_" +
+                                    std::string(ggml_type_name(p.param.type));
+                         });
 
 // A weight bound from the mapped model file, whose pages the backend drops
 // after repacking: its products and the file's bytes are still intact.

@@ -2,6 +2,8 @@
 // tests hold the ISA kernels to. Compiled for any x86-64.
 #include "backend/cpu/repack.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -138,6 +140,7 @@ const RepackedKernel* isa_repacked_kernel(Isa isa, GgmlType type) {
     std::span<const RepackedKernel> table;
     if (isa == Isa::scalar) table = kReference;
     if (isa == Isa::avx2) table = avx2_repacked_table();
+    if (isa == Isa::avx512) table = avx512_repacked_table();
     for (const RepackedKernel& k : table) {
         if (k.weight == type) return &k;
     }
@@ -145,8 +148,11 @@ const RepackedKernel* isa_repacked_kernel(Isa isa, GgmlType type) {
 }
 
 const RepackedKernel* repacked_kernel(GgmlType type) {
-    if (active_isa() == Isa::scalar) return nullptr;
-    return isa_repacked_kernel(Isa::avx2, type);
+    for (int level = std::min(int(active_isa()), int(Isa::avx512)); level > int(Isa::scalar);
+         --level) {
+        if (const RepackedKernel* k = isa_repacked_kernel(Isa(level), type)) return k;
+    }
+    return nullptr;
 }
 
 }  // namespace slim::cpu

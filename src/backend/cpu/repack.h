@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 
 #include "backend/cpu/cpu_features.h"
 #include "format/ggml_type.h"
@@ -75,14 +76,48 @@ struct RepackedKernel {
     RepackedGemmFn gemm;
 };
 
+// The loop of every ISA's RepackedGemmFn: group by group, so a group's
+// quants (n / 32 * 144 bytes) stay in L1 while the activation rows pass by
+// 4 at a time. dot(std::integral_constant<int, NA>, group, act, y) computes
+// one group's 8 outputs for NA activation rows starting at act, into y.
+template <class GroupDot>
+void for_each_group(const void* w, size_t group_bytes, int64_t n_groups, const void* a,
+                    size_t a_stride, int64_t n_act, float* y, size_t y_stride, GroupDot&& dot) {
+    const char* act = static_cast<const char*>(a);
+    for (int64_t g = 0; g < n_groups; ++g) {
+        const uint8_t* group = static_cast<const uint8_t*>(w) + group_bytes * size_t(g);
+        float* yg = y + kRepackRows * g;
+        int64_t j = 0;
+        for (; j + 4 <= n_act; j += 4)
+            dot(std::integral_constant<int, 4>{}, group, act + a_stride * size_t(j),
+                yg + y_stride * size_t(j));
+        const char* aj = act + a_stride * size_t(j);
+        float* yj = yg + y_stride * size_t(j);
+        switch (n_act - j) {
+            case 3:
+                dot(std::integral_constant<int, 3>{}, group, aj, yj);
+                break;
+            case 2:
+                dot(std::integral_constant<int, 2>{}, group, aj, yj);
+                break;
+            case 1:
+                dot(std::integral_constant<int, 1>{}, group, aj, yj);
+                break;
+            default:
+                break;
+        }
+    }
+}
+
 // The kernel for repacked weights of a type at the active ISA, or nullptr:
-// then the backend keeps the weight in ggml's rows. AVX2's serves the AVX-512
-// and AMX levels too (they have no repacked kernels of their own), and the
-// scalar level has none, so SLIM_ISA=scalar runs on ggml's rows.
+// then the backend keeps the weight in ggml's rows. AVX-512's serves the AMX
+// level too (it has no repacked kernels of its own), and the scalar level
+// has none, so SLIM_ISA=scalar runs on ggml's rows.
 const RepackedKernel* repacked_kernel(GgmlType type);
 // One ISA's own kernel, for tests; Isa::scalar gives the reference below.
 const RepackedKernel* isa_repacked_kernel(Isa isa, GgmlType type);
 
 std::span<const RepackedKernel> avx2_repacked_table();
+std::span<const RepackedKernel> avx512_repacked_table();
 
 }  // namespace slim::cpu

@@ -7,8 +7,7 @@
 // (repack.cpp) and vec_dot: acc = fma(float(block sum), d_w * d_a, acc).
 //
 // Compiled with -mavx2 -mfma -mf16c (CMakeLists.txt); runs only when
-// cpu_features() reports them. These kernels serve AVX-512 CPUs too: one
-// code path that runs on the machines slim is tested on.
+// cpu_features() reports them. AVX-512 VNNI CPUs run avx512/repack_avx512.cpp.
 #include <immintrin.h>
 
 #include "backend/cpu/repack.h"
@@ -71,6 +70,7 @@ void group_dot(const T& traits, int64_t nb, const uint8_t* group, const char* a,
     for (auto& v : acc) v = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
         const uint8_t* qs = group + size_t(i) * 128;
+        prefetch_weights(qs);
         __m256i sum[NA];
         for (auto& v : sum) v = _mm256_setzero_si256();
         for (int c = 0; c < 4; ++c) {
@@ -92,54 +92,20 @@ void group_dot(const T& traits, int64_t nb, const uint8_t* group, const char* a,
     for (int j = 0; j < NA; ++j) _mm256_storeu_ps(y + y_stride * size_t(j), acc[j]);
 }
 
-// Group by group, so a group's quants (nb * 144 bytes) stay in L1 while the
-// activation rows pass by 4 at a time.
 template <class T>
 void gemm(int64_t n, const void* w, size_t group_bytes, int64_t n_groups, const void* a,
           size_t a_stride, int64_t n_act, float* y, size_t y_stride) {
     const T traits;
-    const int64_t nb = n / 32;
-    const char* act = static_cast<const char*>(a);
-    for (int64_t g = 0; g < n_groups; ++g) {
-        const uint8_t* group = static_cast<const uint8_t*>(w) + group_bytes * size_t(g);
-        float* yg = y + kRepackRows * g;
-        int64_t j = 0;
-        for (; j + 4 <= n_act; j += 4)
-            group_dot<T, 4>(traits, nb, group, act + a_stride * size_t(j), a_stride,
-                            yg + y_stride * size_t(j), y_stride);
-        const char* aj = act + a_stride * size_t(j);
-        float* yj = yg + y_stride * size_t(j);
-        switch (n_act - j) {
-            case 3:
-                group_dot<T, 3>(traits, nb, group, aj, a_stride, yj, y_stride);
-                break;
-            case 2:
-                group_dot<T, 2>(traits, nb, group, aj, a_stride, yj, y_stride);
-                break;
-            case 1:
-                group_dot<T, 1>(traits, nb, group, aj, a_stride, yj, y_stride);
-                break;
-            default:
-                break;
-        }
-    }
-}
-
-void quantize_q8_0r(const float* x, void* vy, int64_t n) {
-    auto* y = static_cast<BlockQ8_0R*>(vy);
-    for (int64_t i = 0; i < n / 32; ++i, x += 32) {
-        float d;
-        const __m256i q = quantize_block32(x, &d);
-        y[i].d = f16(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs), q);
-        y[i].sum = hsum_i32(
-            _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1)));
-    }
+    for_each_group(w, group_bytes, n_groups, a, a_stride, n_act, y, y_stride,
+                   [&](auto na, const uint8_t* group, const char* act, float* out) {
+                       group_dot<T, decltype(na)::value>(traits, n / 32, group, act, a_stride, out,
+                                                         y_stride);
+                   });
 }
 
 constexpr RepackedKernel kAvx2Repacked[] = {
-    {GgmlType::q4_0, quantize_q8_0r, gemm<Q4_0Repacked>},
-    {GgmlType::iq4_nl, quantize_q8_0r, gemm<IQ4_NLRepacked>},
+    {GgmlType::q4_0, quantize_row_q8_0r, gemm<Q4_0Repacked>},
+    {GgmlType::iq4_nl, quantize_row_q8_0r, gemm<IQ4_NLRepacked>},
 };
 
 }  // namespace
