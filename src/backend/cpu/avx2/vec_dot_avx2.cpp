@@ -110,6 +110,7 @@ float vec_dot_q0(int64_t n, const void* vw, const void* va) {
     __m256 acc = _mm256_setzero_ps();
     float chain = 0, mins = 0;
     for (int64_t i = 0; i < n / 32; ++i) {
+        prefetch_weights(&w[i], sizeof(w[i]));
         const __m256i p = dot_q0<T>(traits.quants(w[i]), load32(a[i].qs));
         const float d = f16(w[i].d) * f16(a[i].d);
         if constexpr (T::kOneChain)
@@ -206,6 +207,7 @@ float q4_k_dot(int64_t n, const void* vw, const void* va) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     float acc = 0, mins = 0;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
+        prefetch_weights(&w[i], sizeof(w[i]));
         const __m128i packed = k4_scales_mins(w[i].scales);
         const __m256i sm = _mm256_cvtepu8_epi16(packed);
         const float d = f16(w[i].d) * a[i].d, dmin = f16(w[i].dmin) * a[i].d;
@@ -260,6 +262,7 @@ float q5_k_dot(int64_t n, const void* vw, const void* va) {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0, tiled = 0;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
+        prefetch_weights(&w[i], sizeof(w[i]));
         const __m256i sm = _mm256_cvtepu8_epi16(k4_scales_mins(w[i].scales));
         const int min_sum = k4_mins_dot(sm, a[i].bsums);
         if constexpr (!kTiled) mins = std::fma(float(min_sum), a[i].d * f16(w[i].dmin), mins);
@@ -311,6 +314,7 @@ float q6_k_dot(int64_t n, const void* vw, const void* va) {
     __m256 acc = _mm256_setzero_ps();
     float tiled = 0;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
+        prefetch_weights(&w[i], sizeof(w[i]));
         const __m128i scales8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales));
         // The quants' offset of 32 comes off at the end, as ggml takes it:
         // lane l loses 32 * (scale * activation sum) of the 16-element groups
@@ -364,6 +368,7 @@ float vec_dot_q2_k_q8_k(int64_t n, const void* vw, const void* va) {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
+        prefetch_weights(&w[i], sizeof(w[i]));
         const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales));
         const __m128i scales8 = _mm_and_si128(packed, m4);
         const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), m4));
@@ -392,6 +397,7 @@ float vec_dot_q3_k_q8_k(int64_t n, const void* vw, const void* va) {
     const __m256i four = _mm256_set1_epi8(4);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / kQK_K; ++i) {
+        prefetch_weights(&w[i], sizeof(w[i]));
         // Sixteen 6-bit scales, biased by 32 (layout in blocks.h).
         alignas(16) int8_t sc[16];
         for (int s = 0; s < 16; ++s) {
@@ -427,6 +433,7 @@ float vec_dot_iq4_xs_q8_k(int64_t n, const void* vw, const void* va) {
     const __m128i values = iq4nl_values();
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / kQK_K; ++i) {
+        prefetch_weights(&w[i], sizeof(w[i]));
         __m256i sumi = _mm256_setzero_si256();
         for (int s = 0; s < 8; ++s) {
             const int ls = ((w[i].scales_l[s / 2] >> (4 * (s % 2))) & 0xF) |
@@ -504,6 +511,7 @@ float vec_dot_float(int64_t n, const void* vw, const void* va) {
                      _mm256_setzero_ps()};
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        prefetch_weights(w + i * (kF16 ? 2 : 4), kF16 ? 64 : 128);
         for (int k = 0; k < 4; ++k)
             acc[k] = _mm256_fmadd_ps(load8<kF16>(w, i + 8 * k), load8<kF16>(a, i + 8 * k), acc[k]);
     }

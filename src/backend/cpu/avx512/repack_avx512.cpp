@@ -64,7 +64,7 @@ void group_dot(const T& traits, int64_t nb, const uint8_t* group, const char* a,
     for (auto& v : acc) v = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
         const uint8_t* qs = group + size_t(i) * 128;
-        prefetch_weights(qs);
+        prefetch_weights(qs, 128);
         // Chunks 0-1 and 2-3: low nibbles are elements 4c..4c+3 of each
         // row, high nibbles 16 + 4c.. (repack.h).
         __m512i lo[2], hi[2];
