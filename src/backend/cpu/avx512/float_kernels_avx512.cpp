@@ -1,10 +1,5 @@
 // The float kernels (kernels.h, float_kernels_impl.h) on 16-float AVX-512
 // vectors; the GEMM keeps 12 rows x 32 columns of sums in 24 of the 32 registers.
-// GCC 12 reports the _mm512_undefined_ps() inside its own AVX-512 intrinsics
-// as uninitialized once they inline into templates (GCC bug 105593).
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
 #include "backend/cpu/float_kernels_impl.h"
 
 namespace slim::cpu {

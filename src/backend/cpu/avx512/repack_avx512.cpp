@@ -15,11 +15,6 @@
 //
 // Compiled with the AVX-512 flags (CMakeLists.txt); runs only when
 // cpu_features() reports them.
-// GCC 12 reports the _mm512_undefined_*() inside its own AVX-512 intrinsics
-// as uninitialized once they inline (GCC bug 105593).
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
 #include <immintrin.h>
 
 #include "backend/cpu/repack.h"

@@ -94,6 +94,12 @@ struct IQ4_NLTile {
     __m256i quants(const Weight& b) const { return iq4nl_lookup(b.qs, values); }
 };
 
+// a in the low 8 lanes, b in the high 8.
+inline __m512 two_halves(float a, float b) {
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(a)),
+                                               _mm256_castps_pd(_mm256_set1_ps(b)), 1));
+}
+
 // 4 weight rows x 3 activation rows, as avx2/'s tile_q0.
 template <class T>
 void tile_q0(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
@@ -103,9 +109,9 @@ void tile_q0(int64_t n, const void* vw, size_t ws, const void* va, size_t as, fl
     const char* w = static_cast<const char*>(vw);
     const char* a = static_cast<const char*>(va);
     const T traits;
-    __m256 acc[4][NA];
-    for (auto& r : acc)
-        for (auto& c : r) c = _mm256_setzero_ps();
+    __m512 acc2[2][NA];  // weight rows 2h and 2h + 1 (see below)
+    for (auto& r : acc2)
+        for (auto& c : r) c = _mm512_setzero_ps();
     __m128 chain[NA];  // one-chain types; lane r: weight row r
     for (auto& c : chain) c = _mm_setzero_ps();
     float mins[4][NA] = {};
@@ -113,6 +119,7 @@ void tile_q0(int64_t n, const void* vw, size_t ws, const void* va, size_t as, fl
         const A* ab[NA];
         __m256i av[NA], start[NA];
         __m256 ad[NA];
+        __m512i av2[NA], start2[NA];
         for (int j = 0; j < NA; ++j) {
             ab[j] = reinterpret_cast<const A*>(a + size_t(j) * as) + i;
             av[j] = load32(ab[j]->qs);
@@ -123,6 +130,8 @@ void tile_q0(int64_t n, const void* vw, size_t ws, const void* va, size_t as, fl
                     _mm256_setzero_si256(), _mm256_set1_epi8(char(T::kOffset)), av[j]);
                 start[j] = _mm256_sub_epi32(_mm256_setzero_si256(), lane_sums);
             }
+            av2[j] = _mm512_broadcast_i64x4(av[j]);
+            start2[j] = _mm512_broadcast_i64x4(start[j]);
         }
         const W* wb[4];
         __m256i q[4];
@@ -143,25 +152,39 @@ void tile_q0(int64_t n, const void* vw, size_t ws, const void* va, size_t as, fl
             }
             continue;
         }
-        for (int r = 0; r < 4; ++r) {
-            const __m256 wd = _mm256_set1_ps(f16(wb[r]->d));
+        // Two weight rows per 512-bit register (row 2h in the low 8 lanes,
+        // 2h + 1 in the high 8), against the activation block in both
+        // halves: each lane does what its ymm lane would, on half the
+        // instructions.
+        for (int h = 0; h < 2; ++h) {
+            const __m512i qp =
+                _mm512_inserti64x4(_mm512_castsi256_si512(q[2 * h]), q[2 * h + 1], 1);
+            const __m512 wd = two_halves(f16(wb[2 * h]->d), f16(wb[2 * h + 1]->d));
             for (int j = 0; j < NA; ++j) {
-                const __m256i p = _mm256_dpbusd_epi32(start[j], q[r], av[j]);
-                acc[r][j] =
-                    _mm256_fmadd_ps(_mm256_mul_ps(wd, ad[j]), _mm256_cvtepi32_ps(p), acc[r][j]);
-                if constexpr (T::kMin)
-                    mins[r][j] = std::fma(f16(wb[r]->m), f16(ab[j]->s), mins[r][j]);
+                const __m512i p = _mm512_dpbusd_epi32(start2[j], qp, av2[j]);
+                acc2[h][j] = _mm512_fmadd_ps(_mm512_mul_ps(wd, _mm512_set1_ps(f16(ab[j]->d))),
+                                             _mm512_cvtepi32_ps(p), acc2[h][j]);
             }
+        }
+        if constexpr (T::kMin) {
+            for (int r = 0; r < 4; ++r)
+                for (int j = 0; j < NA; ++j)
+                    mins[r][j] = std::fma(f16(wb[r]->m), f16(ab[j]->s), mins[r][j]);
         }
     }
     for (int j = 0; j < NA; ++j) {
         float lanes[4];
         _mm_storeu_ps(lanes, chain[j]);
         for (int r = 0; r < 4; ++r) {
-            if constexpr (T::kOneChain)
+            if constexpr (T::kOneChain) {
                 out[r * NA + j] = lanes[r];
-            else
-                out[r * NA + j] = T::kMin ? hsum_ps(acc[r][j]) + mins[r][j] : hsum_ps(acc[r][j]);
+            } else {
+                const __m512 v = acc2[r / 2][j];
+                const float sum = hsum_ps(
+                    r % 2 == 0 ? _mm512_castps512_ps256(v)
+                               : _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+                out[r * NA + j] = T::kMin ? sum + mins[r][j] : sum;
+            }
         }
     }
 }
@@ -176,7 +199,10 @@ void tile_q4_k_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t 
     const char* w = static_cast<const char*>(vw);
     const char* a = static_cast<const char*>(va);
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    float acc[4][3] = {}, mins[4][3] = {};
+    // Lane r of acc[j] / mins[j]: weight row r against activation row j,
+    // each lane the scalar chain of avx2/'s gemm_dot_q4_k_q8_k.
+    __m128 acc[3], mins[3];
+    for (int j = 0; j < 3; ++j) acc[j] = mins[j] = _mm_setzero_ps();
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const BlockQ8_K* ab[3];
         for (int j = 0; j < 3; ++j)
@@ -184,17 +210,21 @@ void tile_q4_k_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t 
         const BlockQ4_K* wb[4];
         __m256i scales[4];
         alignas(16) uint8_t sm8[4][16];  // bytes 0-7 scales, 8-15 mins
-        float d[4][3], dmin[4][3];
+        float wd[4], wdmin[4];
         for (int r = 0; r < 4; ++r) {
             wb[r] = reinterpret_cast<const BlockQ4_K*>(w + size_t(r) * ws) + i;
             const __m128i packed = k4_scales_mins(wb[r]->scales);
             _mm_store_si128(reinterpret_cast<__m128i*>(sm8[r]), packed);
             const __m256i sm = _mm256_cvtepu8_epi16(packed);
             scales[r] = _mm256_permute2x128_si256(sm, sm, 0x00);
-            for (int j = 0; j < 3; ++j) {
-                d[r][j] = f16(wb[r]->d) * ab[j]->d;
-                dmin[r][j] = f16(wb[r]->dmin) * ab[j]->d;
-            }
+            wd[r] = f16(wb[r]->d);
+            wdmin[r] = f16(wb[r]->dmin);
+        }
+        __m128 d[3], dmin[3];  // lane r: the row's d (dmin) times the activation's d
+        for (int j = 0; j < 3; ++j) {
+            const __m128 ad = _mm_set1_ps(ab[j]->d);
+            d[j] = _mm_mul_ps(_mm_loadu_ps(wd), ad);
+            dmin[j] = _mm_mul_ps(_mm_loadu_ps(wdmin), ad);
         }
         for (int c = 0; c < 4; ++c) {  // sub-blocks 2c (low nibbles) and 2c + 1 (high)
             __m256i a_lo[3], a_hi[3];
@@ -206,6 +236,7 @@ void tile_q4_k_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t 
                 bsum_lo[j] = bs[0] + bs[1];
                 bsum_hi[j] = bs[2] + bs[3];
             }
+            __m256i sumi[3][4];
             for (int r = 0; r < 4; ++r) {
                 const __m256i bits = load32(wb[r]->qs + 32 * c);
                 const __m256i lo = _mm256_and_si256(bits, m4);
@@ -213,19 +244,31 @@ void tile_q4_k_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t 
                 const __m256i s_lo = broadcast_i16(scales[r], 2 * c);
                 const __m256i s_hi = broadcast_i16(scales[r], 2 * c + 1);
                 for (int j = 0; j < 3; ++j) {
-                    __m256i sumi = _mm256_dpwssd_epi32(_mm256_setzero_si256(),
-                                                       _mm256_maddubs_epi16(lo, a_lo[j]), s_lo);
-                    sumi = _mm256_dpwssd_epi32(sumi, _mm256_maddubs_epi16(hi, a_hi[j]), s_hi);
-                    acc[r][j] = std::fma(float(hsum_i32(sumi)), d[r][j], acc[r][j]);
-                    const int min_sum =
-                        sm8[r][8 + 2 * c] * bsum_lo[j] + sm8[r][9 + 2 * c] * bsum_hi[j];
-                    mins[r][j] = std::fma(float(min_sum), dmin[r][j], mins[r][j]);
+                    sumi[j][r] = _mm256_dpwssd_epi32(_mm256_setzero_si256(),
+                                                     _mm256_maddubs_epi16(lo, a_lo[j]), s_lo);
+                    sumi[j][r] =
+                        _mm256_dpwssd_epi32(sumi[j][r], _mm256_maddubs_epi16(hi, a_hi[j]), s_hi);
                 }
+            }
+            const __m128i m_lo = _mm_setr_epi32(sm8[0][8 + 2 * c], sm8[1][8 + 2 * c],
+                                                sm8[2][8 + 2 * c], sm8[3][8 + 2 * c]);
+            const __m128i m_hi = _mm_setr_epi32(sm8[0][9 + 2 * c], sm8[1][9 + 2 * c],
+                                                sm8[2][9 + 2 * c], sm8[3][9 + 2 * c]);
+            for (int j = 0; j < 3; ++j) {
+                acc[j] = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_i32(sumi[j])), d[j], acc[j]);
+                const __m128i min_sum =
+                    _mm_add_epi32(_mm_mullo_epi32(m_lo, _mm_set1_epi32(bsum_lo[j])),
+                                  _mm_mullo_epi32(m_hi, _mm_set1_epi32(bsum_hi[j])));
+                mins[j] = _mm_fmadd_ps(_mm_cvtepi32_ps(min_sum), dmin[j], mins[j]);
             }
         }
     }
-    for (int r = 0; r < 4; ++r)
-        for (int j = 0; j < 3; ++j) out[r * 3 + j] = acc[r][j] - mins[r][j];
+    for (int j = 0; j < 3; ++j) {
+        float s[4], m[4];
+        _mm_storeu_ps(s, acc[j]);
+        _mm_storeu_ps(m, mins[j]);
+        for (int r = 0; r < 4; ++r) out[r * 3 + j] = s[r] - m[r];
+    }
 }
 
 constexpr MatmulTileEntry kAvx512Tiles[] = {
