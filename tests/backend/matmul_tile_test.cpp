@@ -84,19 +84,21 @@ TEST_P(QuantTile, EqualsVecDotBitForBit) {
     for (int64_t blocks : {1, 2, 20, 64}) {
         const int64_t n = blocks * ggml_type_traits(type).block_size;
         const size_t wb = tensor_row_bytes(type, n), ab = tensor_row_bytes(k->act_type, n);
-        std::vector<uint8_t> w(wb * 4), a(ab * 3);
+        const int na = tiles->act_rows;
+        ASSERT_LE(na, cpu::kMaxTileActRows);
+        std::vector<uint8_t> w(wb * 4), a(ab * size_t(na));
         for (int r = 0; r < 4; ++r) {
             std::vector<float> x = random_floats(size_t(n), rng);
             if (r == 3) x[0] = -3 * std::abs(x[0]) - 10;  // a block with -128 / -127 quants
             quantize_row_ref(type, x.data(), w.data() + wb * size_t(r), n);
         }
-        for (int r = 0; r < 3; ++r)
+        for (int r = 0; r < na; ++r)
             k->quantize_act(random_floats(size_t(n), rng).data(), a.data() + ab * size_t(r), n);
-        float out[12];
+        float out[4 * cpu::kMaxTileActRows];
         tiles->tile(n, w.data(), wb, a.data(), ab, out);
         for (int i = 0; i < 4; ++i)
-            for (int j = 0; j < 3; ++j)
-                EXPECT_EQ(out[i * 3 + j],
+            for (int j = 0; j < na; ++j)
+                EXPECT_EQ(out[i * na + j],
                           dot(n, w.data() + wb * size_t(i), a.data() + ab * size_t(j)))
                     << "n " << n << " tile " << i << "," << j;
     }

@@ -99,6 +99,7 @@ class CpuBackend final : public Backend {
         const int64_t n_batch = k->vec_dot_batch ? cpu::batch_order_rows(k->batch_order, n) : 0;
         const cpu::MatmulTileEntry* tiles = cpu::matmul_tiles(w.type);
         const cpu::MatmulTileFn tile = tiles ? tiles->tile : nullptr;
+        const int64_t tile_acts = tiles ? tiles->act_rows : cpu::kTileActRows;
         pool_.run([&](int t, int nt) {
             // Whole groups of 4 weight rows per thread, so only the matrix's
             // own last rows are left for the dot products.
@@ -107,10 +108,11 @@ class CpuBackend final : public Backend {
             begin *= TW;
             end = std::min(w.n_rows, end * TW);
             if (n_batch > 0)
-                multiply_rows(tile, k->vec_dot_batch, y, w, act_row, 0, n_batch, begin, end);
+                multiply_rows(tile, tile_acts, k->vec_dot_batch, y, w, act_row, 0, n_batch, begin,
+                              end);
             if (n_batch < n)
-                multiply_rows(k->vec_dot_batch ? nullptr : tile, k->vec_dot, y, w, act_row, n_batch,
-                              n, begin, end);
+                multiply_rows(k->vec_dot_batch ? nullptr : tile, tile_acts, k->vec_dot, y, w,
+                              act_row, n_batch, n, begin, end);
         });
     }
 
@@ -153,16 +155,17 @@ class CpuBackend final : public Backend {
     }
 
     // Weight rows [begin, end) against activation rows [r_begin, r_end), in
-    // 4 x 3 tiles where there is a tile kernel, the activations in blocks
-    // that stay in L2 while the thread's weight rows pass by; leftover rows
-    // and columns go through dot, whose order the tile's is.
-    void multiply_rows(cpu::MatmulTileFn tile, cpu::VecDotFn dot, const Tensor& y, const Tensor& w,
-                       size_t act_row, int64_t r_begin, int64_t r_end, int64_t begin, int64_t end) {
-        constexpr int64_t TW = cpu::kTileWeightRows, TA = cpu::kTileActRows;
-        constexpr int64_t kActBlock = 16 * TA;
+    // 4 x TA tiles (TA = the tile's activation rows) where there is a tile kernel, the activations
+    // in blocks that stay in L2 while the thread's weight rows pass by; leftover rows and columns
+    // go through dot, whose order the tile's is.
+    void multiply_rows(cpu::MatmulTileFn tile, const int64_t TA, cpu::VecDotFn dot, const Tensor& y,
+                       const Tensor& w, size_t act_row, int64_t r_begin, int64_t r_end,
+                       int64_t begin, int64_t end) {
+        constexpr int64_t TW = cpu::kTileWeightRows;
+        const int64_t kActBlock = 16 * TA;
         const char* wdata = static_cast<const char*>(w.data);
         if (r_end - r_begin < TA) tile = nullptr;
-        float out[TW * TA];
+        float out[TW * cpu::kMaxTileActRows];
         for (int64_t r0 = r_begin; r0 < r_end; r0 += kActBlock) {
             const int64_t r1 = std::min(r_end, r0 + kActBlock);
             const int64_t r_tiled = r0 + (r1 - r0) / TA * TA;

@@ -69,18 +69,23 @@ struct MatmulKernelEntry {
 
 // Several dot products at once for prefill-sized matmuls: out[i * 3 + j] =
 // dot(weight row i, activation row j) for 4 weight rows (w_stride bytes
-// apart) and 3 converted activation rows (a_stride bytes apart), n elements
+// apart) and 3 converted activation rows (a_stride bytes apart; or
+// MatmulTileEntry::act_rows of them), n elements
 // each. Each loaded vector feeds several products instead of one, which is
 // what lets a batch of tokens run at the multipliers' speed rather than the
 // loads'. Same contract as vec_dot otherwise; for the quant types each sum
 // equals the vec_dot's (or vec_dot_batch's, see matmul_tiles) bit for bit.
 using MatmulTileFn = void (*)(int64_t n, const void* w, size_t w_stride, const void* a,
                               size_t a_stride, float* out);
-constexpr int kTileWeightRows = 4, kTileActRows = 3;
+constexpr int kTileWeightRows = 4, kTileActRows = 3, kMaxTileActRows = 8;
 
 struct MatmulTileEntry {
     GgmlType weight;
     MatmulTileFn tile;
+    // Activation rows per tile (at most kMaxTileActRows): out[i * act_rows + j]
+    // for weight row i and activation row j. Wider tiles unpack each weight
+    // block for more tokens, where unpacking costs as much as the products.
+    int act_rows = kTileActRows;
 };
 
 // Float kernels for the models slim checks against PyTorch rather than

@@ -100,10 +100,12 @@ inline __m512 two_halves(float a, float b) {
                                                _mm256_castps_pd(_mm256_set1_ps(b)), 1));
 }
 
-// 4 weight rows x 3 activation rows, as avx2/'s tile_q0.
-template <class T>
+// 4 weight rows x NA activation rows, as avx2/'s tile_q0 for NA = 3. The
+// table's tiles take 6: unpacking a weight block (nibbles, fifth bits) costs
+// about what its products with 3 activation rows do, and the 32 registers
+// hold the sums of 6.
+template <class T, int NA>
 void tile_q0(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
-    constexpr int NA = kTileActRows;
     using W = typename T::Weight;
     using A = typename T::Act;
     const char* w = static_cast<const char*>(vw);
@@ -271,12 +273,17 @@ void tile_q4_k_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t 
     }
 }
 
+constexpr int kWide = 6;
 constexpr MatmulTileEntry kAvx512Tiles[] = {
-    {GgmlType::q4_k, tile_q4_k_4x3},         {GgmlType::q4_0, tile_q0<Q4_0Tile>},
-    {GgmlType::q4_1, tile_q0<Q4_1Tile>},     {GgmlType::q5_0, tile_q0<Q5_0Tile>},
-    {GgmlType::q5_1, tile_q0<Q5_1Tile>},     {GgmlType::q8_0, tile_q0<Q8_0Tile>},
-    {GgmlType::iq4_nl, tile_q0<IQ4_NLTile>},
+    {GgmlType::q4_k, tile_q4_k_4x3},
+    {GgmlType::q4_0, tile_q0<Q4_0Tile, kWide>, kWide},
+    {GgmlType::q4_1, tile_q0<Q4_1Tile, kWide>, kWide},
+    {GgmlType::q5_0, tile_q0<Q5_0Tile, kWide>, kWide},
+    {GgmlType::q5_1, tile_q0<Q5_1Tile, kWide>, kWide},
+    {GgmlType::q8_0, tile_q0<Q8_0Tile, kWide>, kWide},
+    {GgmlType::iq4_nl, tile_q0<IQ4_NLTile, kWide>, kWide},
 };
+static_assert(kWide <= kMaxTileActRows);
 
 }  // namespace
 
