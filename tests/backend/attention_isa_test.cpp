@@ -136,6 +136,24 @@ TEST_P(IsaAttention, SoftmaxExpEqualsScalar) {
         ASSERT_EQ(bits(got[i]), bits(want[i])) << "x = " << x[i] << " - " << max;
 }
 
+TEST_P(IsaAttention, SiluMulEqualsScalar) {
+    // Gate values across exp's range (its overflow to infinity for large
+    // negative gates, 0 for large positive ones) and ordinary up values.
+    std::vector<float> g(16 * 50), u(g.size());
+    for (size_t i = 0; i < g.size(); ++i) {
+        g[i] = normal_(rng_) * float(1 << (i % 9));
+        u[i] = normal_(rng_);
+    }
+    g[3] = -100.0f;
+    g[4] = 100.0f;
+    g[5] = 0.0f;
+    std::vector<float> want = g, got = g;
+    scalar_.silu_mul16(want.data(), u.data(), int64_t(want.size()));
+    kernel_->silu_mul16(got.data(), u.data(), int64_t(got.size()));
+    for (size_t i = 0; i < g.size(); ++i)
+        ASSERT_EQ(bits(got[i]), bits(want[i])) << "g = " << g[i] << ", u = " << u[i];
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, IsaAttention, ::testing::Values(Isa::avx2, Isa::avx512),
                          [](const auto& param) { return std::string(cpu::isa_name(param.param)); });
 

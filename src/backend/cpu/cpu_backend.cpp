@@ -274,7 +274,7 @@ class CpuBackend final : public Backend {
             float *g = gate.row(r), *u = up.row(r);
             // ggml's swiglu: its polynomial exp on full 16-wide chunks, libm on the tail.
             const int64_t n_full = gate.n_cols / ggml::kLanes * ggml::kLanes;
-            for (int64_t i = 0; i < n_full; ++i) g[i] = ggml::silu16(g[i]) * u[i];
+            cpu::attention_kernel().silu_mul16(g, u, n_full);
             for (int64_t i = n_full; i < gate.n_cols; ++i) {
                 g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
             }

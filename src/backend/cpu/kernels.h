@@ -148,6 +148,10 @@ struct AttentionKernel {
     // x[i] = ggml's exp(x[i] - max) in place for n elements (a multiple of
     // 16); returns the 16-element chunks' pairwise sums added in double.
     double (*softmax_exp)(float* x, int64_t n, float max);
+    // g[i] = silu(g[i]) * u[i] for n elements (a multiple of 16) with the
+    // same exp: ggml's SwiGLU on its full 16-element chunks (ggml_math.h
+    // silu16). Here because it is the softmax's exp; the FFN uses it.
+    void (*silu_mul16)(float* g, const float* u, int64_t n);
 };
 
 // Each ISA's table, defined in that ISA's translation unit (compiled with

@@ -195,11 +195,21 @@ double softmax_exp(float* x, int64_t n, float max) {
     return sum;
 }
 
+// ggml_math.h silu16: x / (1 + expf16(0 - x)), one IEEE operation each.
+void silu_mul16(float* g, const float* u, int64_t n) {
+    for (int64_t i = 0; i < n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 e = expf16(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        const __m256 silu = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(silu, _mm256_loadu_ps(u + i)));
+    }
+}
+
 }  // namespace
 
 const AttentionKernel& avx2_attention_kernel() {
-    static const AttentionKernel k{dot_f16, dot_f16_x4, weighted_sum_f16, scale_to_f16,
-                                   softmax_exp};
+    static const AttentionKernel k{dot_f16,      dot_f16_x4,  weighted_sum_f16,
+                                   scale_to_f16, softmax_exp, silu_mul16};
     return k;
 }
 

@@ -58,11 +58,15 @@ double softmax_exp(float* x, int64_t n, float max) {
     return sum;
 }
 
+void silu_mul16(float* g, const float* u, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) g[i] = ggml::silu16(g[i]) * u[i];
+}
+
 }  // namespace
 
 const AttentionKernel& scalar_attention_kernel() {
-    static const AttentionKernel k{dot_f16, dot_f16_x4, weighted_sum_f16, scale_to_f16,
-                                   softmax_exp};
+    static const AttentionKernel k{dot_f16,      dot_f16_x4,  weighted_sum_f16,
+                                   scale_to_f16, softmax_exp, silu_mul16};
     return k;
 }
 
