@@ -1,4 +1,4 @@
-// AVX-512 (F, BW, VL, VNNI) tiles for the 32-element quant types and Q4_K:
+// AVX-512 (F, BW, VL, VNNI) tiles for the 32-element quant types, Q4_K and Q6_K:
 // the contract of kernels.h's MatmulTileFn, each sum bit for bit the AVX2
 // vec_dot's, in llama.cpp's float order for the type (avx2/vec_dot_avx2.cpp
 // says which).
@@ -273,9 +273,93 @@ void tile_q4_k_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t 
     }
 }
 
+// Q6_K in the tiled order (avx2/tiles_k_avx2.cpp's tile_q6_k_4x3, from
+// tiled_dot_q6_k_q8_k): per block, acc = fma(float(sum - 32 * offset sum) * d,
+// a.d, acc) for each output. The integer block sum is exact however it is
+// grouped, so it is taken 64 elements per instruction: the quants of two
+// 32-element chunks in one register (low nibbles of a 64-byte ql load, the
+// high bits from qh shifted per half), vpmaddubsw against the 64 matching
+// activation bytes, and vpdpwssd applying the 16-element groups' scales while
+// it accumulates. 6 activation rows per tile.
+template <int NA>
+void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+    const char* w = static_cast<const char*>(vw);
+    const char* a = static_cast<const char*>(va);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
+    // Per 16-bit lane, the right shift of qh that gives chunk 2p's (low
+    // half) and 2p + 1's (high half) two high bits.
+    const __m512i qh_shift[2] = {
+        _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1),
+        _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1)};
+    __m128 acc[NA];
+    for (int j = 0; j < NA; ++j) acc[j] = _mm_setzero_ps();
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockQ8_K* ab[NA];
+        for (int j = 0; j < NA; ++j)
+            ab[j] = reinterpret_cast<const BlockQ8_K*>(a + size_t(j) * as) + i;
+        const BlockQ6_K* wb[4];
+        __m256i sums[NA][4];  // [j][r]: 8 lanes summing to the exact integer block sum
+        for (int r = 0; r < 4; ++r) {
+            wb[r] = reinterpret_cast<const BlockQ6_K*>(w + size_t(r) * ws) + i;
+            const __m128i scales8 =
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb[r]->scales));
+            const __m256i scales16 = _mm256_cvtepi8_epi16(scales8);
+            const __m256i scales8x2 = _mm256_broadcastsi128_si256(scales8);
+            // Each sum starts at minus vec_dot's offset of 32 (from the
+            // activation sums), in its low 8 lanes.
+            __m512i sumi[NA];
+            for (int j = 0; j < NA; ++j) {
+                const __m256i offset =
+                    _mm256_slli_epi32(_mm256_madd_epi16(load32(ab[j]->bsums), scales16), 5);
+                sumi[j] = _mm512_castsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), offset));
+                sumi[j] = _mm512_inserti64x4(sumi[j], _mm256_setzero_si256(), 1);
+            }
+            for (int h = 0; h < 2; ++h) {
+                const __m512i ql = _mm512_loadu_si512(wb[r]->ql + 64 * h);
+                const __m512i qh = _mm512_broadcast_i64x4(load32(wb[r]->qh + 32 * h));
+                const __m512i low[2] = {_mm512_and_si512(ql, m4),
+                                        _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4)};
+                for (int p = 0; p < 2; ++p) {  // chunks 2p and 2p + 1 of this half
+                    const __m512i high = _mm512_slli_epi16(
+                        _mm512_and_si512(_mm512_srlv_epi16(qh, qh_shift[p]), m2), 4);
+                    const __m512i q = _mm512_or_si512(low[p], high);
+                    // s16 lane l (an element pair) takes group 8h + 4p + l / 8's scale.
+                    const int g = 8 * h + 4 * p;
+                    const __m256i idx = _mm256_setr_epi8(
+                        char(g), char(g), char(g), char(g), char(g), char(g), char(g), char(g),
+                        char(g + 1), char(g + 1), char(g + 1), char(g + 1), char(g + 1),
+                        char(g + 1), char(g + 1), char(g + 1), char(g + 2), char(g + 2),
+                        char(g + 2), char(g + 2), char(g + 2), char(g + 2), char(g + 2),
+                        char(g + 2), char(g + 3), char(g + 3), char(g + 3), char(g + 3),
+                        char(g + 3), char(g + 3), char(g + 3), char(g + 3));
+                    const __m512i sc = _mm512_cvtepi8_epi16(_mm256_shuffle_epi8(scales8x2, idx));
+                    for (int j = 0; j < NA; ++j) {
+                        const __m512i av = _mm512_loadu_si512(ab[j]->qs + 128 * h + 64 * p);
+                        sumi[j] = _mm512_dpwssd_epi32(sumi[j], _mm512_maddubs_epi16(q, av), sc);
+                    }
+                }
+            }
+            for (int j = 0; j < NA; ++j)
+                sums[j][r] = _mm256_add_epi32(_mm512_castsi512_si256(sumi[j]),
+                                              _mm512_extracti64x4_epi64(sumi[j], 1));
+        }
+        const __m128 wd = _mm_setr_ps(f16(wb[0]->d), f16(wb[1]->d), f16(wb[2]->d), f16(wb[3]->d));
+        for (int j = 0; j < NA; ++j) {
+            const __m128 scaled = _mm_mul_ps(_mm_cvtepi32_ps(hsum4_i32(sums[j])), wd);
+            acc[j] = _mm_fmadd_ps(scaled, _mm_set1_ps(ab[j]->d), acc[j]);
+        }
+    }
+    for (int j = 0; j < NA; ++j) {
+        float lanes[4];
+        _mm_storeu_ps(lanes, acc[j]);
+        for (int r = 0; r < 4; ++r) out[r * NA + j] = lanes[r];
+    }
+}
+
 constexpr int kWide = 6;
 constexpr MatmulTileEntry kAvx512Tiles[] = {
     {GgmlType::q4_k, tile_q4_k_4x3},
+    {GgmlType::q6_k, tile_q6_k<kWide>, kWide},
     {GgmlType::q4_0, tile_q0<Q4_0Tile, kWide>, kWide},
     {GgmlType::q4_1, tile_q0<Q4_1Tile, kWide>, kWide},
     {GgmlType::q5_0, tile_q0<Q5_0Tile, kWide>, kWide},
