@@ -40,7 +40,7 @@ void scale_min_k4(int j, const uint8_t* q, int* scale, int* min) {
 // One block's 256 quants in element order, and its per-sub-block scales and mins.
 struct Unpacked {
     int q[kQK_K];
-    int scale[16], min[8];
+    int scale[16], min[16];  // per group: 16 of 16 (Q6_K, no mins: 0) or 8 of 32
     float d, dmin;
 };
 
