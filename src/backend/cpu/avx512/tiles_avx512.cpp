@@ -1,4 +1,4 @@
-// AVX-512 (F, BW, VL, VNNI) tiles for the 32-element quant types, Q4_K and Q6_K:
+// AVX-512 (F, BW, VL, VNNI) tiles for the 32-element quant types, Q4_K, Q5_K and Q6_K:
 // the contract of kernels.h's MatmulTileFn, each sum bit for bit the AVX2
 // vec_dot's, in llama.cpp's float order for the type (avx2/vec_dot_avx2.cpp
 // says which).
@@ -356,9 +356,80 @@ void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
     }
 }
 
+// Q5_K in the tiled order (avx2/tiles_k_avx2.cpp's tile_q5_k_4x3, from
+// tiled_dot_q5_k_q8_k): per block, acc = fma(fma(-dmin, float(min sum),
+// float(sum) * d), a.d, acc). As tile_q6_k, the exact integer sum is taken
+// 64 elements (two sub-blocks: low nibbles plus their qh bit, high nibbles
+// plus theirs) per vpmaddubsw and vpdpwssd.
+template <int NA>
+void tile_q5_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+    const char* w = static_cast<const char*>(vw);
+    const char* a = static_cast<const char*>(va);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1);
+    // Per 16-bit lane: the nibble shift (0 low half, 4 high half).
+    const __m512i nibble_shift =
+        _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+    __m128 acc[NA];
+    for (int j = 0; j < NA; ++j) acc[j] = _mm_setzero_ps();
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockQ8_K* ab[NA];
+        for (int j = 0; j < NA; ++j)
+            ab[j] = reinterpret_cast<const BlockQ8_K*>(a + size_t(j) * as) + i;
+        const BlockQ5_K* wb[4];
+        __m256i sums[NA][4];
+        alignas(16) int min_sums[NA][4];
+        for (int r = 0; r < 4; ++r) {
+            wb[r] = reinterpret_cast<const BlockQ5_K*>(w + size_t(r) * ws) + i;
+            const __m128i packed = k4_scales_mins(wb[r]->scales);
+            alignas(16) uint8_t sm8[16];  // bytes 0-7 scales, 8-15 mins
+            _mm_store_si128(reinterpret_cast<__m128i*>(sm8), packed);
+            const __m256i sm = _mm256_cvtepu8_epi16(packed);
+            for (int j = 0; j < NA; ++j) min_sums[j][r] = k4_mins_dot(sm, ab[j]->bsums);
+            const __m512i qh = _mm512_broadcast_i64x4(load32(wb[r]->qh));
+            __m512i sumi[NA];
+            for (int j = 0; j < NA; ++j) sumi[j] = _mm512_setzero_si512();
+            for (int c = 0; c < 4; ++c) {  // elements 64c..64c+63: sub-blocks 2c, 2c + 1
+                const __m512i bits = _mm512_broadcast_i64x4(load32(wb[r]->qs + 32 * c));
+                const __m512i qh_shift = _mm512_inserti64x4(_mm512_set1_epi16(short(2 * c)),
+                                                            _mm256_set1_epi16(short(2 * c + 1)), 1);
+                const __m512i high =
+                    _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, qh_shift), one), 4);
+                const __m512i q = _mm512_or_si512(
+                    _mm512_and_si512(_mm512_srlv_epi16(bits, nibble_shift), m4), high);
+                const __m512i sc = _mm512_inserti64x4(_mm512_set1_epi16(short(sm8[2 * c])),
+                                                      _mm256_set1_epi16(short(sm8[2 * c + 1])), 1);
+                for (int j = 0; j < NA; ++j) {
+                    const __m512i av = _mm512_loadu_si512(ab[j]->qs + 64 * c);
+                    sumi[j] = _mm512_dpwssd_epi32(sumi[j], _mm512_maddubs_epi16(q, av), sc);
+                }
+            }
+            for (int j = 0; j < NA; ++j)
+                sums[j][r] = _mm256_add_epi32(_mm512_castsi512_si256(sumi[j]),
+                                              _mm512_extracti64x4_epi64(sumi[j], 1));
+        }
+        const __m128 wd = _mm_setr_ps(f16(wb[0]->d), f16(wb[1]->d), f16(wb[2]->d), f16(wb[3]->d));
+        const __m128 neg_dmin = _mm_sub_ps(
+            _mm_setzero_ps(),
+            _mm_setr_ps(f16(wb[0]->dmin), f16(wb[1]->dmin), f16(wb[2]->dmin), f16(wb[3]->dmin)));
+        for (int j = 0; j < NA; ++j) {
+            const __m128 scaled = _mm_mul_ps(_mm_cvtepi32_ps(hsum4_i32(sums[j])), wd);
+            const __m128 mins =
+                _mm_cvtepi32_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(min_sums[j])));
+            const __m128 block = _mm_fmadd_ps(neg_dmin, mins, scaled);
+            acc[j] = _mm_fmadd_ps(block, _mm_set1_ps(ab[j]->d), acc[j]);
+        }
+    }
+    for (int j = 0; j < NA; ++j) {
+        float lanes[4];
+        _mm_storeu_ps(lanes, acc[j]);
+        for (int r = 0; r < 4; ++r) out[r * NA + j] = lanes[r];
+    }
+}
+
 constexpr int kWide = 6;
 constexpr MatmulTileEntry kAvx512Tiles[] = {
     {GgmlType::q4_k, tile_q4_k_4x3},
+    {GgmlType::q5_k, tile_q5_k<kWide>, kWide},
     {GgmlType::q6_k, tile_q6_k<kWide>, kWide},
     {GgmlType::q4_0, tile_q0<Q4_0Tile, kWide>, kWide},
     {GgmlType::q4_1, tile_q0<Q4_1Tile, kWide>, kWide},
