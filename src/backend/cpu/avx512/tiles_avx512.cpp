@@ -1,4 +1,4 @@
-// AVX-512 (F, BW, VL, VNNI) tiles for the 32-element quant types, Q4_K, Q5_K and Q6_K:
+// AVX-512 (F, BW, VL, VNNI) tiles for the 32-element quant types and Q3_K-Q6_K:
 // the contract of kernels.h's MatmulTileFn, each sum bit for bit the AVX2
 // vec_dot's, in llama.cpp's float order for the type (avx2/vec_dot_avx2.cpp
 // says which).
@@ -426,9 +426,91 @@ void tile_q5_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
     }
 }
 
+// Q3_K in vec_dot's order (avx2/vec_dot_avx2.cpp; slim has no batched
+// order for it): per block, acc = fma(a.d * d, float(sumi lane), acc) in 8
+// lanes, the lanes summed at the end. Lane l's integer is the sum, over the
+// block's eight 32-element chunks, of bytes 4l..4l+3's scaled products;
+// here two chunks share a register (lane l and lane 8 + l), which are added
+// before the float step, so every lane's integer is vec_dot's. Each weight
+// block (its 16 scales decoded in scalar code) is unpacked once for the 6
+// tokens, where a row-by-row vec_dot unpacked it for every token.
+template <int NA>
+void tile_q3_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+    const char* w = static_cast<const char*>(vw);
+    const char* a = static_cast<const char*>(va);
+    const __m512i m3 = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1), four = _mm512_set1_epi8(4);
+    __m512 acc[2][NA];  // weight rows 2h (low 8 lanes) and 2h + 1 (high 8)
+    for (auto& r : acc)
+        for (auto& c : r) c = _mm512_setzero_ps();
+    auto two16 = [](int lo, int hi) {
+        return _mm512_inserti64x4(_mm512_set1_epi16(short(lo)), _mm256_set1_epi16(short(hi)), 1);
+    };
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockQ8_K* ab[NA];
+        for (int j = 0; j < NA; ++j)
+            ab[j] = reinterpret_cast<const BlockQ8_K*>(a + size_t(j) * as) + i;
+        const BlockQ3_K* wb[4];
+        __m256i sums[4][NA];  // [r][j]: vec_dot's 8 integer lanes
+        for (int r = 0; r < 4; ++r) {
+            wb[r] = reinterpret_cast<const BlockQ3_K*>(w + size_t(r) * ws) + i;
+            alignas(16) int8_t sc[16];
+            for (int g = 0; g < 16; ++g) {
+                const int low = (wb[r]->scales[g % 8] >> (4 * (g / 8))) & 0xF;
+                const int high = (wb[r]->scales[8 + g % 4] >> (2 * (g / 4))) & 3;
+                sc[g] = int8_t((low | (high << 4)) - 32);
+            }
+            const __m128i scales8 = _mm_load_si128(reinterpret_cast<const __m128i*>(sc));
+            const __m512i hmask = _mm512_broadcast_i64x4(load32(wb[r]->hmask));
+            __m512i sumi[NA];
+            for (int j = 0; j < NA; ++j) sumi[j] = _mm512_setzero_si512();
+            for (int h = 0; h < 2; ++h) {
+                const __m512i bits = _mm512_broadcast_i64x4(load32(wb[r]->qs + 32 * h));
+                for (int p = 0; p < 2; ++p) {  // chunks k = 2p (low half) and 2p + 1
+                    const int k = 2 * p;
+                    const __m512i hb = _mm512_and_si512(
+                        _mm512_srlv_epi16(hmask, two16(4 * h + k, 4 * h + k + 1)), one);
+                    const __m512i q = _mm512_or_si512(
+                        _mm512_and_si512(_mm512_srlv_epi16(bits, two16(2 * k, 2 * k + 2)), m3),
+                        _mm512_slli_epi16(hb, 2));
+                    const __m512i scales = _mm512_inserti64x4(
+                        _mm512_castsi256_si512(pair_scales_i8(scales8, 8 * h + 2 * k)),
+                        pair_scales_i8(scales8, 8 * h + 2 * k + 2), 1);
+                    for (int j = 0; j < NA; ++j) {
+                        const __m512i av = _mm512_loadu_si512(ab[j]->qs + 128 * h + 32 * k);
+                        const __m512i prod = _mm512_sub_epi16(_mm512_maddubs_epi16(q, av),
+                                                              _mm512_maddubs_epi16(four, av));
+                        sumi[j] = _mm512_dpwssd_epi32(sumi[j], prod, scales);
+                    }
+                }
+            }
+            for (int j = 0; j < NA; ++j)
+                sums[r][j] = _mm256_add_epi32(_mm512_castsi512_si256(sumi[j]),
+                                              _mm512_extracti64x4_epi64(sumi[j], 1));
+        }
+        for (int h = 0; h < 2; ++h) {
+            for (int j = 0; j < NA; ++j) {
+                const __m512i rows = _mm512_inserti64x4(_mm512_castsi256_si512(sums[2 * h][j]),
+                                                        sums[2 * h + 1][j], 1);
+                const __m512 d =
+                    two_halves(ab[j]->d * f16(wb[2 * h]->d), ab[j]->d * f16(wb[2 * h + 1]->d));
+                acc[h][j] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(rows), acc[h][j]);
+            }
+        }
+    }
+    for (int j = 0; j < NA; ++j) {
+        for (int r = 0; r < 4; ++r) {
+            const __m512 v = acc[r / 2][j];
+            out[r * NA + j] = hsum_ps(
+                r % 2 == 0 ? _mm512_castps512_ps256(v)
+                           : _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        }
+    }
+}
+
 constexpr int kWide = 6;
 constexpr MatmulTileEntry kAvx512Tiles[] = {
     {GgmlType::q4_k, tile_q4_k_4x3},
+    {GgmlType::q3_k, tile_q3_k<kWide>, kWide},
     {GgmlType::q5_k, tile_q5_k<kWide>, kWide},
     {GgmlType::q6_k, tile_q6_k<kWide>, kWide},
     {GgmlType::q4_0, tile_q0<Q4_0Tile, kWide>, kWide},
