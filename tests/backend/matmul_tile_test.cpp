@@ -113,6 +113,7 @@ std::vector<QuantTileCase> quant_tile_cases() {
     for (GgmlType t : {GgmlType::q4_k, GgmlType::q5_k, GgmlType::q6_k})
         cases.push_back({Isa::avx2, t});
     cases.push_back({Isa::avx512, GgmlType::q4_k});
+    cases.push_back({Isa::avx512, GgmlType::q2_k});
     cases.push_back({Isa::avx512, GgmlType::q3_k});
     cases.push_back({Isa::avx512, GgmlType::q5_k});
     cases.push_back({Isa::avx512, GgmlType::q6_k});

@@ -1,4 +1,4 @@
-// AVX-512 (F, BW, VL, VNNI) tiles for the 32-element quant types and Q3_K-Q6_K:
+// AVX-512 (F, BW, VL, VNNI) tiles for the 32-element quant types and the K-quants:
 // the contract of kernels.h's MatmulTileFn, each sum bit for bit the AVX2
 // vec_dot's, in llama.cpp's float order for the type (avx2/vec_dot_avx2.cpp
 // says which).
@@ -507,9 +507,82 @@ void tile_q3_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
     }
 }
 
+// Q2_K in vec_dot's order (avx2/vec_dot_avx2.cpp), as tile_q3_k: 8 integer
+// lanes per output, two chunks per 512-bit register; the mins in one scalar
+// chain per output, written as vec_dot writes it.
+template <int NA>
+void tile_q2_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+    const char* w = static_cast<const char*>(vw);
+    const char* a = static_cast<const char*>(va);
+    const __m512i m3 = _mm512_set1_epi8(3);
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    __m512 acc[2][NA];  // weight rows 2h (low 8 lanes) and 2h + 1 (high 8)
+    for (auto& r : acc)
+        for (auto& c : r) c = _mm512_setzero_ps();
+    float mins[4][NA] = {};
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockQ8_K* ab[NA];
+        for (int j = 0; j < NA; ++j)
+            ab[j] = reinterpret_cast<const BlockQ8_K*>(a + size_t(j) * as) + i;
+        const BlockQ2_K* wb[4];
+        __m256i sums[4][NA];  // [r][j]: vec_dot's 8 integer lanes
+        for (int r = 0; r < 4; ++r) {
+            wb[r] = reinterpret_cast<const BlockQ2_K*>(w + size_t(r) * ws) + i;
+            const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb[r]->scales));
+            const __m128i scales8 = _mm_and_si128(packed, m4);
+            const __m256i mins16 =
+                _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), m4));
+            for (int j = 0; j < NA; ++j)
+                mins[r][j] += ab[j]->d * f16(wb[r]->dmin) *
+                              float(hsum_i32(_mm256_madd_epi16(mins16, load32(ab[j]->bsums))));
+            __m512i sumi[NA];
+            for (int j = 0; j < NA; ++j) sumi[j] = _mm512_setzero_si512();
+            for (int h = 0; h < 2; ++h) {
+                const __m512i bits = _mm512_broadcast_i64x4(load32(wb[r]->qs + 32 * h));
+                for (int p = 0; p < 2; ++p) {  // chunks k = 2p (low half) and 2p + 1
+                    const int k = 2 * p;
+                    const __m512i shift = _mm512_inserti64x4(
+                        _mm512_set1_epi16(short(2 * k)), _mm256_set1_epi16(short(2 * k + 2)), 1);
+                    const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(bits, shift), m3);
+                    const __m512i scales = _mm512_inserti64x4(
+                        _mm512_castsi256_si512(pair_scales_i8(scales8, 8 * h + 2 * k)),
+                        pair_scales_i8(scales8, 8 * h + 2 * k + 2), 1);
+                    for (int j = 0; j < NA; ++j) {
+                        const __m512i av = _mm512_loadu_si512(ab[j]->qs + 128 * h + 32 * k);
+                        sumi[j] = _mm512_dpwssd_epi32(sumi[j], _mm512_maddubs_epi16(q, av), scales);
+                    }
+                }
+            }
+            for (int j = 0; j < NA; ++j)
+                sums[r][j] = _mm256_add_epi32(_mm512_castsi512_si256(sumi[j]),
+                                              _mm512_extracti64x4_epi64(sumi[j], 1));
+        }
+        for (int h = 0; h < 2; ++h) {
+            for (int j = 0; j < NA; ++j) {
+                const __m512i rows = _mm512_inserti64x4(_mm512_castsi256_si512(sums[2 * h][j]),
+                                                        sums[2 * h + 1][j], 1);
+                const __m512 d =
+                    two_halves(ab[j]->d * f16(wb[2 * h]->d), ab[j]->d * f16(wb[2 * h + 1]->d));
+                acc[h][j] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(rows), acc[h][j]);
+            }
+        }
+    }
+    for (int j = 0; j < NA; ++j) {
+        for (int r = 0; r < 4; ++r) {
+            const __m512 v = acc[r / 2][j];
+            out[r * NA + j] =
+                hsum_ps(r % 2 == 0
+                            ? _mm512_castps512_ps256(v)
+                            : _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))) -
+                mins[r][j];
+        }
+    }
+}
+
 constexpr int kWide = 6;
 constexpr MatmulTileEntry kAvx512Tiles[] = {
     {GgmlType::q4_k, tile_q4_k_4x3},
+    {GgmlType::q2_k, tile_q2_k<kWide>, kWide},
     {GgmlType::q3_k, tile_q3_k<kWide>, kWide},
     {GgmlType::q5_k, tile_q5_k<kWide>, kWide},
     {GgmlType::q6_k, tile_q6_k<kWide>, kWide},
