@@ -137,6 +137,28 @@ inline __m256i pair_scales_i8(__m128i scales8, int s) {
     return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales8, idx));
 }
 
+// A Q3_K block's sixteen 6-bit scales, biased by 32 (layout in blocks.h),
+// as signed bytes.
+inline __m128i q3_k_scales(const uint8_t* scales) {
+    alignas(16) int8_t sc[16];
+    for (int s = 0; s < 16; ++s) {
+        const int low = (scales[s % 8] >> (4 * (s / 8))) & 0xF;
+        const int high = (scales[8 + s % 4] >> (2 * (s / 4))) & 3;
+        sc[s] = int8_t((low | (high << 4)) - 32);
+    }
+    return _mm_load_si128(reinterpret_cast<const __m128i*>(sc));
+}
+
+// A tile's outputs from NA registers of 4 lanes, lane r of lanes[j] being
+// weight row r against activation row j: out[r * NA + j].
+template <int NA>
+void store_row_lanes(const __m128* lanes, float* out) {
+    alignas(16) float v[NA][4];
+    for (int j = 0; j < NA; ++j) _mm_store_ps(v[j], lanes[j]);
+    for (int r = 0; r < 4; ++r)
+        for (int j = 0; j < NA; ++j) out[r * NA + j] = v[j][r];
+}
+
 // The Q8_0 quantization of one 32-float block (for vec_dot's and the
 // repacked kernels' activations): amax, d = amax / 127, q =
 // round-to-even(x * 127 / amax), each step the same single IEEE operation as

@@ -35,13 +35,6 @@ __m128 rows_f16(F field) {
     return _mm_setr_ps(f16(field(0)), f16(field(1)), f16(field(2)), f16(field(3)));
 }
 
-void store_tile(const __m128* lanes, float* out) {
-    alignas(16) float v[NA][4];
-    for (int j = 0; j < NA; ++j) _mm_store_ps(v[j], lanes[j]);
-    for (int r = 0; r < 4; ++r)
-        for (int j = 0; j < NA; ++j) out[r * NA + j] = v[j][r];
-}
-
 // Q4_K in the repacked gemm's order (gemm_dot_q4_k_q8_k): per 64 elements,
 // acc = fma(float(scaled integer sum), d * a.d, acc) and mins = fma(float(min
 // sum), dmin * a.d, mins); the result acc - mins.
@@ -99,7 +92,7 @@ void tile_q4_k_4x3(int64_t n, const void* w, size_t ws, const void* a, size_t as
         }
     }
     for (int j = 0; j < NA; ++j) acc[j] = _mm_sub_ps(acc[j], mins[j]);
-    store_tile(acc, out);
+    store_row_lanes<NA>(acc, out);
 }
 
 // Q5_K in the tiled order (tiled_dot_q5_k_q8_k): per block,
@@ -154,7 +147,7 @@ void tile_q5_k_4x3(int64_t n, const void* w, size_t ws, const void* a, size_t as
             acc[j] = _mm_fmadd_ps(block, _mm_set1_ps(ab[j]->d), acc[j]);
         }
     }
-    store_tile(acc, out);
+    store_row_lanes<NA>(acc, out);
 }
 
 // Q6_K in the tiled order (tiled_dot_q6_k_q8_k): per block,
@@ -208,7 +201,7 @@ void tile_q6_k_4x3(int64_t n, const void* w, size_t ws, const void* a, size_t as
             acc[j] = _mm_fmadd_ps(scaled, _mm_set1_ps(ab[j]->d), acc[j]);
         }
     }
-    store_tile(acc, out);
+    store_row_lanes<NA>(acc, out);
 }
 
 constexpr MatmulTileEntry kAvx2KTiles[] = {

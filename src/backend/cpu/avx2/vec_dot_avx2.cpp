@@ -398,14 +398,7 @@ float vec_dot_q3_k_q8_k(int64_t n, const void* vw, const void* va) {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         prefetch_weights(&w[i], sizeof(w[i]));
-        // Sixteen 6-bit scales, biased by 32 (layout in blocks.h).
-        alignas(16) int8_t sc[16];
-        for (int s = 0; s < 16; ++s) {
-            const int low = (w[i].scales[s % 8] >> (4 * (s / 8))) & 0xF;
-            const int high = (w[i].scales[8 + s % 4] >> (2 * (s / 4))) & 3;
-            sc[s] = int8_t((low | (high << 4)) - 32);
-        }
-        const __m128i scales8 = _mm_load_si128(reinterpret_cast<const __m128i*>(sc));
+        const __m128i scales8 = q3_k_scales(w[i].scales);
         const __m256i hmask = load32(w[i].hmask);
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; ++h) {

@@ -94,10 +94,36 @@ struct IQ4_NLTile {
     __m256i quants(const Weight& b) const { return iq4nl_lookup(b.qs, values); }
 };
 
-// a in the low 8 lanes, b in the high 8.
+// Two outputs (or two chunks) per 512-bit register: the low 8 32-bit lanes
+// (16 16-bit lanes) hold one, the high ones the other.
+
+// a in the low 8 float lanes, b in the high 8.
 inline __m512 two_halves(float a, float b) {
     return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(a)),
                                                _mm256_castps_pd(_mm256_set1_ps(b)), 1));
+}
+
+// a in the low 16 16-bit lanes, b in the high 16.
+inline __m512i two_halves_i16(int a, int b) {
+    return _mm512_inserti64x4(_mm512_set1_epi16(short(a)), _mm256_set1_epi16(short(b)), 1);
+}
+
+// The sum of half h's 8 float lanes, in hsum_ps's order.
+inline float half_sum(__m512 v, int h) {
+    return hsum_ps(h == 0 ? _mm512_castps512_ps256(v)
+                          : _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
+// The two halves' 32-bit lanes added: lane l + lane 8 + l (exact integers).
+inline __m256i fold_halves(__m512i v) {
+    return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+}
+
+// The 16-bit scales of 64 elements (32 pairs) starting at group g of a
+// K-quant's 16-element groups: lanes 8k..8k+7 take scales8[g + k], k < 4.
+inline __m512i group_scales_x4(__m128i scales8, int g) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(pair_scales_i8(scales8, g)),
+                              pair_scales_i8(scales8, g + 2), 1);
 }
 
 // 4 weight rows x NA activation rows, as avx2/'s tile_q0 for NA = 3. The
@@ -181,10 +207,7 @@ void tile_q0(int64_t n, const void* vw, size_t ws, const void* va, size_t as, fl
             if constexpr (T::kOneChain) {
                 out[r * NA + j] = lanes[r];
             } else {
-                const __m512 v = acc2[r / 2][j];
-                const float sum = hsum_ps(
-                    r % 2 == 0 ? _mm512_castps512_ps256(v)
-                               : _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+                const float sum = half_sum(acc2[r / 2][j], r % 2);
                 out[r * NA + j] = T::kMin ? sum + mins[r][j] : sum;
             }
         }
@@ -288,9 +311,7 @@ void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
     const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
     // Per 16-bit lane, the right shift of qh that gives chunk 2p's (low
     // half) and 2p + 1's (high half) two high bits.
-    const __m512i qh_shift[2] = {
-        _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1),
-        _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1)};
+    const __m512i qh_shift[2] = {two_halves_i16(0, 2), two_halves_i16(4, 6)};
     __m128 acc[NA];
     for (int j = 0; j < NA; ++j) acc[j] = _mm_setzero_ps();
     for (int64_t i = 0; i < n / kQK_K; ++i) {
@@ -304,15 +325,13 @@ void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
             const __m128i scales8 =
                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb[r]->scales));
             const __m256i scales16 = _mm256_cvtepi8_epi16(scales8);
-            const __m256i scales8x2 = _mm256_broadcastsi128_si256(scales8);
             // Each sum starts at minus vec_dot's offset of 32 (from the
             // activation sums), in its low 8 lanes.
             __m512i sumi[NA];
             for (int j = 0; j < NA; ++j) {
                 const __m256i offset =
                     _mm256_slli_epi32(_mm256_madd_epi16(load32(ab[j]->bsums), scales16), 5);
-                sumi[j] = _mm512_castsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), offset));
-                sumi[j] = _mm512_inserti64x4(sumi[j], _mm256_setzero_si256(), 1);
+                sumi[j] = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), offset));
             }
             for (int h = 0; h < 2; ++h) {
                 const __m512i ql = _mm512_loadu_si512(wb[r]->ql + 64 * h);
@@ -323,25 +342,14 @@ void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
                     const __m512i high = _mm512_slli_epi16(
                         _mm512_and_si512(_mm512_srlv_epi16(qh, qh_shift[p]), m2), 4);
                     const __m512i q = _mm512_or_si512(low[p], high);
-                    // s16 lane l (an element pair) takes group 8h + 4p + l / 8's scale.
-                    const int g = 8 * h + 4 * p;
-                    const __m256i idx = _mm256_setr_epi8(
-                        char(g), char(g), char(g), char(g), char(g), char(g), char(g), char(g),
-                        char(g + 1), char(g + 1), char(g + 1), char(g + 1), char(g + 1),
-                        char(g + 1), char(g + 1), char(g + 1), char(g + 2), char(g + 2),
-                        char(g + 2), char(g + 2), char(g + 2), char(g + 2), char(g + 2),
-                        char(g + 2), char(g + 3), char(g + 3), char(g + 3), char(g + 3),
-                        char(g + 3), char(g + 3), char(g + 3), char(g + 3));
-                    const __m512i sc = _mm512_cvtepi8_epi16(_mm256_shuffle_epi8(scales8x2, idx));
+                    const __m512i sc = group_scales_x4(scales8, 8 * h + 4 * p);
                     for (int j = 0; j < NA; ++j) {
                         const __m512i av = _mm512_loadu_si512(ab[j]->qs + 128 * h + 64 * p);
                         sumi[j] = _mm512_dpwssd_epi32(sumi[j], _mm512_maddubs_epi16(q, av), sc);
                     }
                 }
             }
-            for (int j = 0; j < NA; ++j)
-                sums[j][r] = _mm256_add_epi32(_mm512_castsi512_si256(sumi[j]),
-                                              _mm512_extracti64x4_epi64(sumi[j], 1));
+            for (int j = 0; j < NA; ++j) sums[j][r] = fold_halves(sumi[j]);
         }
         const __m128 wd = _mm_setr_ps(f16(wb[0]->d), f16(wb[1]->d), f16(wb[2]->d), f16(wb[3]->d));
         for (int j = 0; j < NA; ++j) {
@@ -349,11 +357,7 @@ void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
             acc[j] = _mm_fmadd_ps(scaled, _mm_set1_ps(ab[j]->d), acc[j]);
         }
     }
-    for (int j = 0; j < NA; ++j) {
-        float lanes[4];
-        _mm_storeu_ps(lanes, acc[j]);
-        for (int r = 0; r < 4; ++r) out[r * NA + j] = lanes[r];
-    }
+    store_row_lanes<NA>(acc, out);
 }
 
 // Q5_K in the tiled order (avx2/tiles_k_avx2.cpp's tile_q5_k_4x3, from
@@ -367,8 +371,7 @@ void tile_q5_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
     const char* a = static_cast<const char*>(va);
     const __m512i m4 = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1);
     // Per 16-bit lane: the nibble shift (0 low half, 4 high half).
-    const __m512i nibble_shift =
-        _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+    const __m512i nibble_shift = two_halves_i16(0, 4);
     __m128 acc[NA];
     for (int j = 0; j < NA; ++j) acc[j] = _mm_setzero_ps();
     for (int64_t i = 0; i < n / kQK_K; ++i) {
@@ -390,22 +393,18 @@ void tile_q5_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
             for (int j = 0; j < NA; ++j) sumi[j] = _mm512_setzero_si512();
             for (int c = 0; c < 4; ++c) {  // elements 64c..64c+63: sub-blocks 2c, 2c + 1
                 const __m512i bits = _mm512_broadcast_i64x4(load32(wb[r]->qs + 32 * c));
-                const __m512i qh_shift = _mm512_inserti64x4(_mm512_set1_epi16(short(2 * c)),
-                                                            _mm256_set1_epi16(short(2 * c + 1)), 1);
+                const __m512i qh_shift = two_halves_i16(2 * c, 2 * c + 1);
                 const __m512i high =
                     _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, qh_shift), one), 4);
                 const __m512i q = _mm512_or_si512(
                     _mm512_and_si512(_mm512_srlv_epi16(bits, nibble_shift), m4), high);
-                const __m512i sc = _mm512_inserti64x4(_mm512_set1_epi16(short(sm8[2 * c])),
-                                                      _mm256_set1_epi16(short(sm8[2 * c + 1])), 1);
+                const __m512i sc = two_halves_i16(sm8[2 * c], sm8[2 * c + 1]);
                 for (int j = 0; j < NA; ++j) {
                     const __m512i av = _mm512_loadu_si512(ab[j]->qs + 64 * c);
                     sumi[j] = _mm512_dpwssd_epi32(sumi[j], _mm512_maddubs_epi16(q, av), sc);
                 }
             }
-            for (int j = 0; j < NA; ++j)
-                sums[j][r] = _mm256_add_epi32(_mm512_castsi512_si256(sumi[j]),
-                                              _mm512_extracti64x4_epi64(sumi[j], 1));
+            for (int j = 0; j < NA; ++j) sums[j][r] = fold_halves(sumi[j]);
         }
         const __m128 wd = _mm_setr_ps(f16(wb[0]->d), f16(wb[1]->d), f16(wb[2]->d), f16(wb[3]->d));
         const __m128 neg_dmin = _mm_sub_ps(
@@ -419,103 +418,78 @@ void tile_q5_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
             acc[j] = _mm_fmadd_ps(block, _mm_set1_ps(ab[j]->d), acc[j]);
         }
     }
-    for (int j = 0; j < NA; ++j) {
-        float lanes[4];
-        _mm_storeu_ps(lanes, acc[j]);
-        for (int r = 0; r < 4; ++r) out[r * NA + j] = lanes[r];
-    }
+    store_row_lanes<NA>(acc, out);
 }
 
-// Q3_K in vec_dot's order (avx2/vec_dot_avx2.cpp; slim has no batched
-// order for it): per block, acc = fma(a.d * d, float(sumi lane), acc) in 8
-// lanes, the lanes summed at the end. Lane l's integer is the sum, over the
-// block's eight 32-element chunks, of bytes 4l..4l+3's scaled products;
-// here two chunks share a register (lane l and lane 8 + l), which are added
-// before the float step, so every lane's integer is vec_dot's. Each weight
-// block (its 16 scales decoded in scalar code) is unpacked once for the 6
+// Q2_K and Q3_K in vec_dot's order (avx2/vec_dot_avx2.cpp; slim has no
+// batched order for them): per block, acc = fma(a.d * d, float(sumi lane),
+// acc) in 8 lanes, the lanes summed at the end (less Q2_K's mins, one scalar
+// chain per output written as vec_dot writes it). Lane l's integer is the
+// sum, over the block's eight 32-element chunks, of bytes 4l..4l+3's scaled
+// products; here two chunks share a register (lane l and lane 8 + l), which
+// are added before the float step, so every lane's integer is vec_dot's.
+// Each weight block (its scales decoded once) is unpacked once for the NA
 // tokens, where a row-by-row vec_dot unpacked it for every token.
-template <int NA>
-void tile_q3_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
-    const char* w = static_cast<const char*>(vw);
-    const char* a = static_cast<const char*>(va);
-    const __m512i m3 = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1), four = _mm512_set1_epi8(4);
-    __m512 acc[2][NA];  // weight rows 2h (low 8 lanes) and 2h + 1 (high 8)
-    for (auto& r : acc)
-        for (auto& c : r) c = _mm512_setzero_ps();
-    auto two16 = [](int lo, int hi) {
-        return _mm512_inserti64x4(_mm512_set1_epi16(short(lo)), _mm256_set1_epi16(short(hi)), 1);
+//
+// Per type: Row, what a weight block decodes to once (scales, mins, high
+// bits); the 64 quants of chunks k and k + 1 of half h; and their products
+// with the activations, as 16-bit pair sums.
+struct Q2_KRows {
+    using Weight = BlockQ2_K;
+    static constexpr bool kMins = true;
+    struct Row {
+        __m128i scales8;
+        __m256i mins16;
     };
-    for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const BlockQ8_K* ab[NA];
-        for (int j = 0; j < NA; ++j)
-            ab[j] = reinterpret_cast<const BlockQ8_K*>(a + size_t(j) * as) + i;
-        const BlockQ3_K* wb[4];
-        __m256i sums[4][NA];  // [r][j]: vec_dot's 8 integer lanes
-        for (int r = 0; r < 4; ++r) {
-            wb[r] = reinterpret_cast<const BlockQ3_K*>(w + size_t(r) * ws) + i;
-            alignas(16) int8_t sc[16];
-            for (int g = 0; g < 16; ++g) {
-                const int low = (wb[r]->scales[g % 8] >> (4 * (g / 8))) & 0xF;
-                const int high = (wb[r]->scales[8 + g % 4] >> (2 * (g / 4))) & 3;
-                sc[g] = int8_t((low | (high << 4)) - 32);
-            }
-            const __m128i scales8 = _mm_load_si128(reinterpret_cast<const __m128i*>(sc));
-            const __m512i hmask = _mm512_broadcast_i64x4(load32(wb[r]->hmask));
-            __m512i sumi[NA];
-            for (int j = 0; j < NA; ++j) sumi[j] = _mm512_setzero_si512();
-            for (int h = 0; h < 2; ++h) {
-                const __m512i bits = _mm512_broadcast_i64x4(load32(wb[r]->qs + 32 * h));
-                for (int p = 0; p < 2; ++p) {  // chunks k = 2p (low half) and 2p + 1
-                    const int k = 2 * p;
-                    const __m512i hb = _mm512_and_si512(
-                        _mm512_srlv_epi16(hmask, two16(4 * h + k, 4 * h + k + 1)), one);
-                    const __m512i q = _mm512_or_si512(
-                        _mm512_and_si512(_mm512_srlv_epi16(bits, two16(2 * k, 2 * k + 2)), m3),
-                        _mm512_slli_epi16(hb, 2));
-                    const __m512i scales = _mm512_inserti64x4(
-                        _mm512_castsi256_si512(pair_scales_i8(scales8, 8 * h + 2 * k)),
-                        pair_scales_i8(scales8, 8 * h + 2 * k + 2), 1);
-                    for (int j = 0; j < NA; ++j) {
-                        const __m512i av = _mm512_loadu_si512(ab[j]->qs + 128 * h + 32 * k);
-                        const __m512i prod = _mm512_sub_epi16(_mm512_maddubs_epi16(q, av),
-                                                              _mm512_maddubs_epi16(four, av));
-                        sumi[j] = _mm512_dpwssd_epi32(sumi[j], prod, scales);
-                    }
-                }
-            }
-            for (int j = 0; j < NA; ++j)
-                sums[r][j] = _mm256_add_epi32(_mm512_castsi512_si256(sumi[j]),
-                                              _mm512_extracti64x4_epi64(sumi[j], 1));
-        }
-        for (int h = 0; h < 2; ++h) {
-            for (int j = 0; j < NA; ++j) {
-                const __m512i rows = _mm512_inserti64x4(_mm512_castsi256_si512(sums[2 * h][j]),
-                                                        sums[2 * h + 1][j], 1);
-                const __m512 d =
-                    two_halves(ab[j]->d * f16(wb[2 * h]->d), ab[j]->d * f16(wb[2 * h + 1]->d));
-                acc[h][j] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(rows), acc[h][j]);
-            }
-        }
+    static Row row(const Weight& b) {
+        const __m128i m4 = _mm_set1_epi8(0x0F);
+        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
+        return {_mm_and_si128(packed, m4),
+                _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), m4))};
     }
-    for (int j = 0; j < NA; ++j) {
-        for (int r = 0; r < 4; ++r) {
-            const __m512 v = acc[r / 2][j];
-            out[r * NA + j] = hsum_ps(
-                r % 2 == 0 ? _mm512_castps512_ps256(v)
-                           : _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-        }
+    static float min_term(const Row& row, const Weight& b, const BlockQ8_K& act) {
+        return act.d * f16(b.dmin) *
+               float(hsum_i32(_mm256_madd_epi16(row.mins16, load32(act.bsums))));
     }
-}
+    static __m512i quants(const Row&, __m512i bits, int /*h*/, int k) {
+        return _mm512_and_si512(_mm512_srlv_epi16(bits, two_halves_i16(2 * k, 2 * k + 2)),
+                                _mm512_set1_epi8(3));
+    }
+    static __m512i products(__m512i q, __m512i av) { return _mm512_maddubs_epi16(q, av); }
+};
 
-// Q2_K in vec_dot's order (avx2/vec_dot_avx2.cpp), as tile_q3_k: 8 integer
-// lanes per output, two chunks per 512-bit register; the mins in one scalar
-// chain per output, written as vec_dot writes it.
-template <int NA>
-void tile_q2_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+struct Q3_KRows {
+    using Weight = BlockQ3_K;
+    static constexpr bool kMins = false;
+    struct Row {
+        __m128i scales8;
+        __m512i hmask;  // the block's high bits, in both halves
+    };
+    static Row row(const Weight& b) {
+        return {q3_k_scales(b.scales), _mm512_broadcast_i64x4(load32(b.hmask))};
+    }
+    static float min_term(const Row&, const Weight&, const BlockQ8_K&) { return 0.0f; }
+    // q + 4 * high bit is 0..7; products() takes 4 * a off for the signed value.
+    static __m512i quants(const Row& row, __m512i bits, int h, int k) {
+        const __m512i hb =
+            _mm512_and_si512(_mm512_srlv_epi16(row.hmask, two_halves_i16(4 * h + k, 4 * h + k + 1)),
+                             _mm512_set1_epi8(1));
+        return _mm512_or_si512(
+            _mm512_and_si512(_mm512_srlv_epi16(bits, two_halves_i16(2 * k, 2 * k + 2)),
+                             _mm512_set1_epi8(3)),
+            _mm512_slli_epi16(hb, 2));
+    }
+    static __m512i products(__m512i q, __m512i av) {
+        return _mm512_sub_epi16(_mm512_maddubs_epi16(q, av),
+                                _mm512_maddubs_epi16(_mm512_set1_epi8(4), av));
+    }
+};
+
+template <class T, int NA>
+void tile_q23_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+    using W = typename T::Weight;
     const char* w = static_cast<const char*>(vw);
     const char* a = static_cast<const char*>(va);
-    const __m512i m3 = _mm512_set1_epi8(3);
-    const __m128i m4 = _mm_set1_epi8(0x0F);
     __m512 acc[2][NA];  // weight rows 2h (low 8 lanes) and 2h + 1 (high 8)
     for (auto& r : acc)
         for (auto& c : r) c = _mm512_setzero_ps();
@@ -524,38 +498,28 @@ void tile_q2_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
         const BlockQ8_K* ab[NA];
         for (int j = 0; j < NA; ++j)
             ab[j] = reinterpret_cast<const BlockQ8_K*>(a + size_t(j) * as) + i;
-        const BlockQ2_K* wb[4];
+        const W* wb[4];
         __m256i sums[4][NA];  // [r][j]: vec_dot's 8 integer lanes
         for (int r = 0; r < 4; ++r) {
-            wb[r] = reinterpret_cast<const BlockQ2_K*>(w + size_t(r) * ws) + i;
-            const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb[r]->scales));
-            const __m128i scales8 = _mm_and_si128(packed, m4);
-            const __m256i mins16 =
-                _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), m4));
-            for (int j = 0; j < NA; ++j)
-                mins[r][j] += ab[j]->d * f16(wb[r]->dmin) *
-                              float(hsum_i32(_mm256_madd_epi16(mins16, load32(ab[j]->bsums))));
+            wb[r] = reinterpret_cast<const W*>(w + size_t(r) * ws) + i;
+            const typename T::Row row = T::row(*wb[r]);
+            if constexpr (T::kMins) {
+                for (int j = 0; j < NA; ++j) mins[r][j] += T::min_term(row, *wb[r], *ab[j]);
+            }
             __m512i sumi[NA];
             for (int j = 0; j < NA; ++j) sumi[j] = _mm512_setzero_si512();
             for (int h = 0; h < 2; ++h) {
                 const __m512i bits = _mm512_broadcast_i64x4(load32(wb[r]->qs + 32 * h));
-                for (int p = 0; p < 2; ++p) {  // chunks k = 2p (low half) and 2p + 1
-                    const int k = 2 * p;
-                    const __m512i shift = _mm512_inserti64x4(
-                        _mm512_set1_epi16(short(2 * k)), _mm256_set1_epi16(short(2 * k + 2)), 1);
-                    const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(bits, shift), m3);
-                    const __m512i scales = _mm512_inserti64x4(
-                        _mm512_castsi256_si512(pair_scales_i8(scales8, 8 * h + 2 * k)),
-                        pair_scales_i8(scales8, 8 * h + 2 * k + 2), 1);
+                for (int k = 0; k < 4; k += 2) {  // chunks k (low half) and k + 1
+                    const __m512i q = T::quants(row, bits, h, k);
+                    const __m512i scales = group_scales_x4(row.scales8, 8 * h + 2 * k);
                     for (int j = 0; j < NA; ++j) {
                         const __m512i av = _mm512_loadu_si512(ab[j]->qs + 128 * h + 32 * k);
-                        sumi[j] = _mm512_dpwssd_epi32(sumi[j], _mm512_maddubs_epi16(q, av), scales);
+                        sumi[j] = _mm512_dpwssd_epi32(sumi[j], T::products(q, av), scales);
                     }
                 }
             }
-            for (int j = 0; j < NA; ++j)
-                sums[r][j] = _mm256_add_epi32(_mm512_castsi512_si256(sumi[j]),
-                                              _mm512_extracti64x4_epi64(sumi[j], 1));
+            for (int j = 0; j < NA; ++j) sums[r][j] = fold_halves(sumi[j]);
         }
         for (int h = 0; h < 2; ++h) {
             for (int j = 0; j < NA; ++j) {
@@ -569,12 +533,8 @@ void tile_q2_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
     }
     for (int j = 0; j < NA; ++j) {
         for (int r = 0; r < 4; ++r) {
-            const __m512 v = acc[r / 2][j];
-            out[r * NA + j] =
-                hsum_ps(r % 2 == 0
-                            ? _mm512_castps512_ps256(v)
-                            : _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))) -
-                mins[r][j];
+            const float sum = half_sum(acc[r / 2][j], r % 2);
+            out[r * NA + j] = T::kMins ? sum - mins[r][j] : sum;
         }
     }
 }
@@ -582,8 +542,8 @@ void tile_q2_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
 constexpr int kWide = 6;
 constexpr MatmulTileEntry kAvx512Tiles[] = {
     {GgmlType::q4_k, tile_q4_k_4x3},
-    {GgmlType::q2_k, tile_q2_k<kWide>, kWide},
-    {GgmlType::q3_k, tile_q3_k<kWide>, kWide},
+    {GgmlType::q2_k, tile_q23_k<Q2_KRows, kWide>, kWide},
+    {GgmlType::q3_k, tile_q23_k<Q3_KRows, kWide>, kWide},
     {GgmlType::q5_k, tile_q5_k<kWide>, kWide},
     {GgmlType::q6_k, tile_q6_k<kWide>, kWide},
     {GgmlType::q4_0, tile_q0<Q4_0Tile, kWide>, kWide},
