@@ -13,6 +13,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/kernels.h"
+#include "random_values.h"
 #include "tensor/fp16.h"
 #include "tensor/tensor_type.h"
 
@@ -21,12 +22,7 @@ namespace {
 
 using cpu::Isa;
 
-std::vector<float> random_floats(size_t n, std::mt19937& rng) {
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::vector<float> v(n);
-    for (float& x : v) x = normal(rng);
-    return v;
-}
+using test::normal_floats;
 
 class FloatTile : public ::testing::TestWithParam<GgmlType> {};
 
@@ -42,9 +38,9 @@ TEST_P(FloatTile, EqualsScalarVecDot) {
         const size_t rb = tensor_row_bytes(type, n);
         std::vector<uint8_t> w(rb * 4), a(rb * 3);
         for (int r = 0; r < 4; ++r)
-            ref->quantize_act(random_floats(size_t(n), rng).data(), w.data() + rb * size_t(r), n);
+            ref->quantize_act(normal_floats(size_t(n), rng).data(), w.data() + rb * size_t(r), n);
         for (int r = 0; r < 3; ++r)
-            ref->quantize_act(random_floats(size_t(n), rng).data(), a.data() + rb * size_t(r), n);
+            ref->quantize_act(normal_floats(size_t(n), rng).data(), a.data() + rb * size_t(r), n);
         float out[12];
         tile(n, w.data(), rb, a.data(), rb, out);
         for (int i = 0; i < 4; ++i) {
@@ -88,12 +84,12 @@ TEST_P(QuantTile, EqualsVecDotBitForBit) {
         ASSERT_LE(na, cpu::kMaxTileActRows);
         std::vector<uint8_t> w(wb * 4), a(ab * size_t(na));
         for (int r = 0; r < 4; ++r) {
-            std::vector<float> x = random_floats(size_t(n), rng);
+            std::vector<float> x = normal_floats(size_t(n), rng);
             if (r == 3) x[0] = -3 * std::abs(x[0]) - 10;  // a block with -128 / -127 quants
             quantize_row_ref(type, x.data(), w.data() + wb * size_t(r), n);
         }
         for (int r = 0; r < na; ++r)
-            k->quantize_act(random_floats(size_t(n), rng).data(), a.data() + ab * size_t(r), n);
+            k->quantize_act(normal_floats(size_t(n), rng).data(), a.data() + ab * size_t(r), n);
         float out[4 * cpu::kMaxTileActRows];
         tiles->tile(n, w.data(), wb, a.data(), ab, out);
         for (int i = 0; i < 4; ++i)
@@ -132,7 +128,7 @@ TEST_P(CpuMatmul, EqualsDoubleProductForEveryRowCount) {
     const GgmlType type = GetParam();
     const int64_t n_in = 200, n_out = 23;  // neither a multiple of the tile sizes
     std::mt19937 rng(5);
-    const std::vector<float> wf = random_floats(size_t(n_in * n_out), rng);
+    const std::vector<float> wf = normal_floats(size_t(n_in * n_out), rng);
     std::vector<uint8_t> wq(tensor_row_bytes(type, n_in) * size_t(n_out));
     for (int64_t o = 0; o < n_out; ++o)
         quantize_row_ref(type, wf.data() + o * n_in, wq.data() + tensor_row_bytes(type, n_in) * o,
@@ -146,7 +142,7 @@ TEST_P(CpuMatmul, EqualsDoubleProductForEveryRowCount) {
     for (int64_t n : {1, 2, 3, 4, 5, 6, 7, 50, 100}) {
         Tensor x = be->alloc(GgmlType::f32, n_in, n);
         Tensor y = be->alloc(GgmlType::f32, n_out, n);
-        const std::vector<float> xf = random_floats(size_t(n * n_in), rng);
+        const std::vector<float> xf = normal_floats(size_t(n * n_in), rng);
         be->upload(x, xf.data(), xf.size() * sizeof(float));
         be->matmul(y, w, x, n);
         for (int64_t r = 0; r < n; ++r) {

@@ -17,6 +17,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/repack.h"
 #include "format/gguf.h"
+#include "random_values.h"
 #include "tensor/blocks.h"
 #include "tensor/fp16.h"
 #include "tensor/quants.h"
@@ -29,18 +30,13 @@ namespace {
 using cpu::BlockQ8_0R;
 using cpu::Isa;
 
-std::vector<float> random_floats(size_t n, std::mt19937& rng) {
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::vector<float> v(n);
-    for (float& x : v) x = normal(rng);
-    return v;
-}
+using test::normal_floats;
 
 // n_rows rows of random Q4_0 / IQ4_NL blocks: random nibbles, scales of
 // quantized random rows (so they are realistic f16 values).
 std::vector<uint8_t> random_rows(GgmlType type, int64_t n_cols, int64_t n_rows, std::mt19937& rng) {
     std::vector<uint8_t> rows(tensor_row_bytes(type, n_cols) * size_t(n_rows));
-    const std::vector<float> x = random_floats(size_t(n_cols * n_rows), rng);
+    const std::vector<float> x = normal_floats(size_t(n_cols * n_rows), rng);
     for (int64_t r = 0; r < n_rows; ++r)
         quantize_row_ref(type, x.data() + r * n_cols,
                          rows.data() + tensor_row_bytes(type, n_cols) * size_t(r), n_cols);
@@ -129,7 +125,7 @@ TEST_P(Repack, ReferenceEqualsVecDot) {
         const int64_t n_rows = 16, n_act = 3;
         const std::vector<uint8_t> rows = random_rows(type, n_cols, n_rows, rng);
         const Acts a =
-            quantize_acts(random_floats(size_t(n_cols * n_act), rng), n_cols, reference(type));
+            quantize_acts(normal_floats(size_t(n_cols * n_act), rng), n_cols, reference(type));
         const std::vector<float> y =
             run_gemm(reference(type), repack(rows, n_cols, n_rows), n_cols, n_rows, a.r, n_act);
         const size_t rb = tensor_row_bytes(type, n_cols);
@@ -170,7 +166,7 @@ TEST_P(RepackIsa, ActivationBytesEqualReference) {
     std::mt19937 rng(3);
     for (int trial = 0; trial < 20; ++trial) {
         const int64_t n = 32 * (1 + trial * 7);
-        std::vector<float> x = random_floats(size_t(n), rng);
+        std::vector<float> x = normal_floats(size_t(n), rng);
         if (trial % 4 == 1) std::fill(x.begin(), x.begin() + 32, 0.0f);  // a zero block
         std::vector<BlockQ8_0R> got(size_t(n / 32)), want(size_t(n / 32));
         kernel_->quantize_act(x.data(), got.data(), n);
@@ -188,7 +184,7 @@ TEST_P(RepackIsa, GemmEqualsReferenceBitForBit) {
             const std::vector<uint8_t> packed =
                 repack(random_rows(type, n_cols, n_rows, rng), n_cols, n_rows);
             for (int64_t n_act : {1, 2, 3, 4, 5, 7, 9, 13}) {
-                const Acts a = quantize_acts(random_floats(size_t(n_cols * n_act), rng), n_cols,
+                const Acts a = quantize_acts(normal_floats(size_t(n_cols * n_act), rng), n_cols,
                                              reference(type));
                 const std::vector<float> got =
                     run_gemm(*kernel_, packed, n_cols, n_rows, a.r, n_act);
@@ -241,7 +237,7 @@ TEST_P(RepackIsa, RealModelRows) {
         const int64_t n = t.ne[0];
         const size_t rb = tensor_row_bytes(type, n);
         const auto data = file.tensor_data(t);
-        const Acts a = quantize_acts(random_floats(size_t(n * 3), rng), n, reference(type));
+        const Acts a = quantize_acts(normal_floats(size_t(n * 3), rng), n, reference(type));
         for (int64_t first : {int64_t(0), t.ne[1] - 8}) {
             const std::vector<uint8_t> rows(data.begin() + ptrdiff_t(rb * size_t(first)),
                                             data.begin() + ptrdiff_t(rb * size_t(first + 8)));
@@ -274,7 +270,7 @@ TEST_P(Repack, BackendMatmulAndGetRows) {
         EXPECT_EQ(w.layout,
                   cpu::repacked_kernel(type) ? TensorLayout::backend : TensorLayout::rows);
         for (int64_t n : {1, 2, 3, 4, 5, 8, 9, 50}) {
-            const std::vector<float> xf = random_floats(size_t(n * n_in), rng);
+            const std::vector<float> xf = normal_floats(size_t(n * n_in), rng);
             Tensor x = be->alloc(GgmlType::f32, n_in, n);
             Tensor y = be->alloc(GgmlType::f32, n_out, n);
             be->upload(x, xf.data(), xf.size() * sizeof(float));
@@ -329,7 +325,7 @@ TEST(RepackFile, ReleasedPagesReadBack) {
         be->weight(t->type, t->ne[0], t->ne[1], data.data(), WeightBytes::file_mapping);
     EXPECT_EQ(std::memcmp(before.data(), data.data(), before.size()), 0);
     std::mt19937 rng(8);
-    const std::vector<float> xf = random_floats(size_t(t->ne[0]), rng);
+    const std::vector<float> xf = normal_floats(size_t(t->ne[0]), rng);
     Tensor x = be->alloc(GgmlType::f32, t->ne[0], 1);
     Tensor y = be->alloc(GgmlType::f32, t->ne[1], 1);
     be->upload(x, xf.data(), xf.size() * sizeof(float));
