@@ -145,9 +145,7 @@ class CpuBackend final : public Backend {
             if (begin == end) return;
             PanelBuffer& panel = gemm_panels_[size_t(t)];
             if (panel.floats < panel_floats) {
-                void* bytes = std::aligned_alloc(64, (panel_floats * sizeof(float) + 63) / 64 * 64);
-                if (!bytes) throw std::bad_alloc();
-                panel.data.reset(static_cast<float*>(bytes));
+                panel.data.reset(static_cast<float*>(aligned_bytes(panel_floats * sizeof(float))));
                 panel.floats = panel_floats;
             }
             gemm.run(p, begin * cols, std::min(w.n_rows, end * cols), panel.data.get());
@@ -339,10 +337,13 @@ class CpuBackend final : public Backend {
     // mappings (glibc's malloc maps them), so a repacked weight's pages
     // count once.
     using Buffers = std::deque<std::unique_ptr<void, AlignedFree>>;
-    static void* alloc_bytes(Buffers& owner, size_t n) {
-        const size_t bytes = std::max<size_t>((n + 63) / 64 * 64, 64);
-        void* p = std::aligned_alloc(64, bytes);
+    static void* aligned_bytes(size_t n) {
+        void* p = std::aligned_alloc(64, std::max<size_t>((n + 63) / 64 * 64, 64));
         if (!p) throw std::bad_alloc();
+        return p;
+    }
+    static void* alloc_bytes(Buffers& owner, size_t n) {
+        void* p = aligned_bytes(n);
         owner.emplace_back(p);
         return p;
     }
