@@ -149,6 +149,42 @@ inline __m128i q3_k_scales(const uint8_t* scales) {
     return _mm_load_si128(reinterpret_cast<const __m128i*>(sc));
 }
 
+// Lane r: f16 field of weight row r's block, as float.
+template <class F>
+__m128 rows_f16(F field) {
+    return _mm_setr_ps(f16(field(0)), f16(field(1)), f16(field(2)), f16(field(3)));
+}
+
+// The float step of llama.cpp's tiled Q5_K / Q6_K order for one block of 4
+// weight rows (wb) against NA activation blocks (ab), lane r of acc[j] for
+// row r: sums[j][r] are the rows' integer lanes (summed exactly here),
+// min_sums[j][r] Q5_K's min sums. Q5_K: acc = fma(fma(-dmin, float(min sum),
+// float(sum) * d), a.d, acc); Q6_K: acc = fma(float(sum) * d, a.d, acc).
+template <int NA>
+void tiled_q5_k_step(const BlockQ5_K* const* wb, const BlockQ8_K* const* ab,
+                     const __m256i (*sums)[4], const int (*min_sums)[4], __m128* acc) {
+    const __m128 wd = rows_f16([&](int r) { return wb[r]->d; });
+    const __m128 neg_dmin =
+        _mm_sub_ps(_mm_setzero_ps(), rows_f16([&](int r) { return wb[r]->dmin; }));
+    for (int j = 0; j < NA; ++j) {
+        const __m128 scaled = _mm_mul_ps(_mm_cvtepi32_ps(hsum4_i32(sums[j])), wd);
+        const __m128 mins =
+            _mm_cvtepi32_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(min_sums[j])));
+        const __m128 block = _mm_fmadd_ps(neg_dmin, mins, scaled);
+        acc[j] = _mm_fmadd_ps(block, _mm_set1_ps(ab[j]->d), acc[j]);
+    }
+}
+
+template <int NA>
+void tiled_q6_k_step(const BlockQ6_K* const* wb, const BlockQ8_K* const* ab,
+                     const __m256i (*sums)[4], __m128* acc) {
+    const __m128 wd = rows_f16([&](int r) { return wb[r]->d; });
+    for (int j = 0; j < NA; ++j) {
+        const __m128 scaled = _mm_mul_ps(_mm_cvtepi32_ps(hsum4_i32(sums[j])), wd);
+        acc[j] = _mm_fmadd_ps(scaled, _mm_set1_ps(ab[j]->d), acc[j]);
+    }
+}
+
 // A tile's outputs from NA registers of 4 lanes, lane r of lanes[j] being
 // weight row r against activation row j: out[r * NA + j].
 template <int NA>

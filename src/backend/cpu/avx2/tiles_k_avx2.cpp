@@ -29,12 +29,6 @@ const Block* block_at(const void* base, size_t stride, int row, int64_t i) {
            i;
 }
 
-// Lane r: f16 field of weight row r's block, as float.
-template <class F>
-__m128 rows_f16(F field) {
-    return _mm_setr_ps(f16(field(0)), f16(field(1)), f16(field(2)), f16(field(3)));
-}
-
 // Q4_K in the repacked gemm's order (gemm_dot_q4_k_q8_k): per 64 elements,
 // acc = fma(float(scaled integer sum), d * a.d, acc) and mins = fma(float(min
 // sum), dmin * a.d, mins); the result acc - mins.
@@ -136,16 +130,7 @@ void tile_q5_k_4x3(int64_t n, const void* w, size_t ws, const void* a, size_t as
             }
             for (int j = 0; j < NA; ++j) sums[j][r] = sumi[j];
         }
-        const __m128 wd = rows_f16([&](int r) { return wb[r]->d; });
-        const __m128 neg_dmin =
-            _mm_sub_ps(_mm_setzero_ps(), rows_f16([&](int r) { return wb[r]->dmin; }));
-        for (int j = 0; j < NA; ++j) {
-            const __m128 scaled = _mm_mul_ps(_mm_cvtepi32_ps(hsum4_i32(sums[j])), wd);
-            const __m128 mins =
-                _mm_cvtepi32_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(min_sums[j])));
-            const __m128 block = _mm_fmadd_ps(neg_dmin, mins, scaled);
-            acc[j] = _mm_fmadd_ps(block, _mm_set1_ps(ab[j]->d), acc[j]);
-        }
+        tiled_q5_k_step<NA>(wb, ab, sums, min_sums, acc);
     }
     store_row_lanes<NA>(acc, out);
 }
@@ -195,11 +180,7 @@ void tile_q6_k_4x3(int64_t n, const void* w, size_t ws, const void* a, size_t as
             }
             for (int j = 0; j < NA; ++j) sums[j][r] = sumi[j];
         }
-        const __m128 wd = rows_f16([&](int r) { return wb[r]->d; });
-        for (int j = 0; j < NA; ++j) {
-            const __m128 scaled = _mm_mul_ps(_mm_cvtepi32_ps(hsum4_i32(sums[j])), wd);
-            acc[j] = _mm_fmadd_ps(scaled, _mm_set1_ps(ab[j]->d), acc[j]);
-        }
+        tiled_q6_k_step<NA>(wb, ab, sums, acc);
     }
     store_row_lanes<NA>(acc, out);
 }

@@ -351,11 +351,7 @@ void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
             }
             for (int j = 0; j < NA; ++j) sums[j][r] = fold_halves(sumi[j]);
         }
-        const __m128 wd = _mm_setr_ps(f16(wb[0]->d), f16(wb[1]->d), f16(wb[2]->d), f16(wb[3]->d));
-        for (int j = 0; j < NA; ++j) {
-            const __m128 scaled = _mm_mul_ps(_mm_cvtepi32_ps(hsum4_i32(sums[j])), wd);
-            acc[j] = _mm_fmadd_ps(scaled, _mm_set1_ps(ab[j]->d), acc[j]);
-        }
+        tiled_q6_k_step<NA>(wb, ab, sums, acc);
     }
     store_row_lanes<NA>(acc, out);
 }
@@ -406,17 +402,7 @@ void tile_q5_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
             }
             for (int j = 0; j < NA; ++j) sums[j][r] = fold_halves(sumi[j]);
         }
-        const __m128 wd = _mm_setr_ps(f16(wb[0]->d), f16(wb[1]->d), f16(wb[2]->d), f16(wb[3]->d));
-        const __m128 neg_dmin = _mm_sub_ps(
-            _mm_setzero_ps(),
-            _mm_setr_ps(f16(wb[0]->dmin), f16(wb[1]->dmin), f16(wb[2]->dmin), f16(wb[3]->dmin)));
-        for (int j = 0; j < NA; ++j) {
-            const __m128 scaled = _mm_mul_ps(_mm_cvtepi32_ps(hsum4_i32(sums[j])), wd);
-            const __m128 mins =
-                _mm_cvtepi32_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(min_sums[j])));
-            const __m128 block = _mm_fmadd_ps(neg_dmin, mins, scaled);
-            acc[j] = _mm_fmadd_ps(block, _mm_set1_ps(ab[j]->d), acc[j]);
-        }
+        tiled_q5_k_step<NA>(wb, ab, sums, min_sums, acc);
     }
     store_row_lanes<NA>(acc, out);
 }
