@@ -180,10 +180,11 @@ TEST_P(RepackIsa, GemmEqualsReferenceBitForBit) {
     const GgmlType type = weight_type();
     std::mt19937 rng(4);
     for (int64_t n_cols : {32, 96, 640, 2080}) {
-        for (int64_t n_rows : {8, 24}) {
+        for (int64_t n_rows : {8, 24, 32}) {
             const std::vector<uint8_t> packed =
                 repack(random_rows(type, n_cols, n_rows, rng), n_cols, n_rows);
-            for (int64_t n_act : {1, 2, 3, 4, 5, 7, 9, 13}) {
+            // 16 and more: AMX's tiles of 16 rows, with and without a rest.
+            for (int64_t n_act : {1, 2, 3, 4, 5, 7, 9, 13, 16, 19, 32, 47}) {
                 const Acts a = quantize_acts(normal_floats(size_t(n_cols * n_act), rng), n_cols,
                                              reference(type));
                 const std::vector<float> got =
@@ -202,7 +203,7 @@ TEST_P(RepackIsa, GemmEqualsReferenceBitForBit) {
 // activations of +-127, where Q4_0's 16-bit partial sums are fullest.
 TEST_P(RepackIsa, ExtremeQuants) {
     const GgmlType type = weight_type();
-    const int64_t n_cols = 96, n_rows = 8;
+    const int64_t n_cols = 96, n_rows = 16, n_act = 21;
     for (uint8_t nibbles : {uint8_t(0x00), uint8_t(0xFF), uint8_t(0x0F)}) {
         std::mt19937 rng(5);
         std::vector<uint8_t> rows = random_rows(type, n_cols, n_rows, rng);
@@ -211,20 +212,21 @@ TEST_P(RepackIsa, ExtremeQuants) {
             std::memset(blocks[i].qs, nibbles, sizeof(blocks[i].qs));
         const std::vector<uint8_t> packed = repack(rows, n_cols, n_rows);
         for (float v : {1.0f, -1.0f}) {
-            const std::vector<float> x(size_t(n_cols * 5), v);
+            const std::vector<float> x(size_t(n_cols * n_act), v);
             const Acts a = quantize_acts(x, n_cols, reference(type));
             ASSERT_EQ(a.r[0].qs[0], v > 0 ? 127 : -127);
-            EXPECT_EQ(run_gemm(*kernel_, packed, n_cols, n_rows, a.r, 5),
-                      run_gemm(reference(type), packed, n_cols, n_rows, a.r, 5))
+            EXPECT_EQ(run_gemm(*kernel_, packed, n_cols, n_rows, a.r, n_act),
+                      run_gemm(reference(type), packed, n_cols, n_rows, a.r, n_act))
                 << "nibbles " << int(nibbles) << " activations " << v;
         }
     }
 }
 
-// Rows of the Q4_0 test model: the first and last 8 of each matrix, repacked,
+// Rows of the Q4_0 test model: the first and last 16 of each matrix, repacked,
 // against the AVX2 vec_dot on the file's bytes.
 TEST_P(RepackIsa, RealModelRows) {
     const GgmlType type = weight_type();
+    constexpr int64_t kRows = 16, kActs = 17;  // AMX's tile and one row past it
     const std::filesystem::path path = test::models_dir() / "gemma-3-270m-Q4_0.gguf";
     if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is missing";
     const GgufFile file = GgufFile::open(path);
@@ -237,15 +239,17 @@ TEST_P(RepackIsa, RealModelRows) {
         const int64_t n = t.ne[0];
         const size_t rb = tensor_row_bytes(type, n);
         const auto data = file.tensor_data(t);
-        const Acts a = quantize_acts(normal_floats(size_t(n * 3), rng), n, reference(type));
-        for (int64_t first : {int64_t(0), t.ne[1] - 8}) {
+        const Acts a = quantize_acts(normal_floats(size_t(n * kActs), rng), n, reference(type));
+        for (int64_t first : {int64_t(0), t.ne[1] - kRows}) {
             const std::vector<uint8_t> rows(data.begin() + ptrdiff_t(rb * size_t(first)),
-                                            data.begin() + ptrdiff_t(rb * size_t(first + 8)));
-            const std::vector<float> y = run_gemm(*kernel_, repack(rows, n, 8), n, 8, a.r, 3);
-            for (int64_t j = 0; j < 3; ++j)
-                for (int64_t o = 0; o < 8; ++o)
-                    ASSERT_EQ(y[size_t(j * 8 + o)], vec->vec_dot(n, rows.data() + rb * size_t(o),
-                                                                 &a.q8[size_t(j * n / 32)]))
+                                            data.begin() + ptrdiff_t(rb * size_t(first + kRows)));
+            const std::vector<float> y =
+                run_gemm(*kernel_, repack(rows, n, kRows), n, kRows, a.r, kActs);
+            for (int64_t j = 0; j < kActs; ++j)
+                for (int64_t o = 0; o < kRows; ++o)
+                    ASSERT_EQ(
+                        y[size_t(j * kRows + o)],
+                        vec->vec_dot(n, rows.data() + rb * size_t(o), &a.q8[size_t(j * n / 32)]))
                         << t.name << " row " << first + o << " act " << j;
             ++checked;
         }
@@ -303,7 +307,9 @@ INSTANTIATE_TEST_SUITE_P(Kernels, RepackIsa,
                          ::testing::Values(RepackCase{Isa::avx2, GgmlType::q4_0},
                                            RepackCase{Isa::avx2, GgmlType::iq4_nl},
                                            RepackCase{Isa::avx512, GgmlType::q4_0},
-                                           RepackCase{Isa::avx512, GgmlType::iq4_nl}),
+                                           RepackCase{Isa::avx512, GgmlType::iq4_nl},
+                                           RepackCase{Isa::amx, GgmlType::q4_0},
+                                           RepackCase{Isa::amx, GgmlType::iq4_nl}),
                          [](const auto& p) {
                              return std::string(cpu::isa_name(p.param.isa)) + "_" +
                                     std::string(ggml_type_name(p.param.type));

@@ -81,15 +81,21 @@ bool amx_probe_runs() {
     if (sigaction(SIGILL, &on_sigill, &previous) != 0) return false;
     bool ran = false;
     if (sigsetjmp(probe_jump, 1) == 0) {
-        // Palette 1, tile 0 one row of 64 bytes (ldtilecfg's 64-byte layout:
-        // palette, start row, 14 reserved, 16 x u16 bytes per row, 16 x u8 rows).
+        // Palette 1, tiles 0-2 one row of 4 bytes each (ldtilecfg's 64-byte
+        // layout: palette, start row, 14 reserved, 16 x u16 bytes per row,
+        // 16 x u8 rows), and one product of the kind the kernels run.
         alignas(64) unsigned char config[64] = {};
         config[0] = 1;
-        config[16] = 64;
-        config[48] = 1;
+        for (int t = 0; t < 3; ++t) {
+            config[16 + 2 * t] = 4;
+            config[48 + t] = 1;
+        }
         __asm__ volatile(
             "ldtilecfg %0\n\t"
             "tilezero %%tmm0\n\t"
+            "tilezero %%tmm1\n\t"
+            "tilezero %%tmm2\n\t"
+            "tdpbssd %%tmm2, %%tmm1, %%tmm0\n\t"
             "tilerelease" ::"m"(config));
         ran = true;
     }
@@ -200,10 +206,8 @@ Isa choose_isa() {
         throw Error(ErrorKind::invalid_argument, "", "SLIM_ISA", std::nullopt,
                     "scalar, avx2, avx512 or amx", forced);
     }
-    // The best level slim has kernels for (no AMX tiles yet: SLIM_ISA=amx
-    // runs the AVX-512 ones, after the same permission and probe).
     Isa best = Isa::scalar;
-    for (Isa isa : {Isa::avx512, Isa::avx2}) {
+    for (Isa isa : {Isa::amx, Isa::avx512, Isa::avx2}) {
         if (isa_supported(isa, f)) {
             best = isa;
             break;

@@ -40,7 +40,7 @@ struct CpuFeatures {
 // data, on CPUs that have AMX).
 const CpuFeatures& cpu_features();
 
-// Runs one AMX tile configuration, zeroing and release with SIGILL caught:
+// Runs one AMX tile configuration, zeroing, int8 product and release with SIGILL caught:
 // true when they ran. False, and no crash, on a CPU or in a process without
 // AMX tile data (for tests; cpu_features() calls it once, after the
 // arch_prctl request).

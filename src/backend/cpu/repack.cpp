@@ -141,6 +141,7 @@ const RepackedKernel* isa_repacked_kernel(Isa isa, GgmlType type) {
     if (isa == Isa::scalar) table = kReference;
     if (isa == Isa::avx2) table = avx2_repacked_table();
     if (isa == Isa::avx512) table = avx512_repacked_table();
+    if (isa == Isa::amx) table = amx_repacked_table();
     for (const RepackedKernel& k : table) {
         if (k.weight == type) return &k;
     }
@@ -148,8 +149,7 @@ const RepackedKernel* isa_repacked_kernel(Isa isa, GgmlType type) {
 }
 
 const RepackedKernel* repacked_kernel(GgmlType type) {
-    for (int level = std::min(int(active_isa()), int(Isa::avx512)); level > int(Isa::scalar);
-         --level) {
+    for (int level = int(active_isa()); level > int(Isa::scalar); --level) {
         if (const RepackedKernel* k = isa_repacked_kernel(Isa(level), type)) return k;
     }
     return nullptr;

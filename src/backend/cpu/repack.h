@@ -110,14 +110,15 @@ void for_each_group(const void* w, size_t group_bytes, int64_t n_groups, const v
 }
 
 // The kernel for repacked weights of a type at the active ISA, or nullptr:
-// then the backend keeps the weight in ggml's rows. AVX-512's serves the AMX
-// level too (it has no repacked kernels of its own), and the scalar level
-// has none, so SLIM_ISA=scalar runs on ggml's rows.
+// then the backend keeps the weight in ggml's rows. The scalar level has
+// none, so SLIM_ISA=scalar runs on ggml's rows.
 const RepackedKernel* repacked_kernel(GgmlType type);
 // One ISA's own kernel, for tests; Isa::scalar gives the reference below.
 const RepackedKernel* isa_repacked_kernel(Isa isa, GgmlType type);
 
 std::span<const RepackedKernel> avx2_repacked_table();
 std::span<const RepackedKernel> avx512_repacked_table();
+// AMX-INT8 for 16 or more activation rows; it hands the rest to AVX-512's.
+std::span<const RepackedKernel> amx_repacked_table();
 
 }  // namespace slim::cpu
