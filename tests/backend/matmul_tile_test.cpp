@@ -91,7 +91,13 @@ TEST_P(QuantTile, EqualsVecDotBitForBit) {
         for (int r = 0; r < na; ++r)
             k->quantize_act(normal_floats(size_t(n), rng).data(), a.data() + ab * size_t(r), n);
         float out[4 * cpu::kMaxTileActRows];
-        tiles->tile(n, w.data(), wb, a.data(), ab, out);
+        if (tiles->prepare_act) {
+            std::vector<uint8_t> group(tiles->prepared_bytes(n));
+            tiles->prepare_act(n, a.data(), ab, group.data());
+            tiles->tile(n, w.data(), wb, group.data(), 0, out);
+        } else {
+            tiles->tile(n, w.data(), wb, a.data(), ab, out);
+        }
         for (int i = 0; i < 4; ++i)
             for (int j = 0; j < na; ++j)
                 EXPECT_EQ(out[i * na + j],

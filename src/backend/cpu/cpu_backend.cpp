@@ -98,8 +98,6 @@ class CpuBackend final : public Backend {
         // tile sums in vec_dot_batch's order where there is one.
         const int64_t n_batch = k->vec_dot_batch ? cpu::batch_order_rows(k->batch_order, n) : 0;
         const cpu::MatmulTileEntry* tiles = cpu::matmul_tiles(w.type);
-        const cpu::MatmulTileFn tile = tiles ? tiles->tile : nullptr;
-        const int64_t tile_acts = tiles ? tiles->act_rows : cpu::kTileActRows;
         pool_.run([&](int t, int nt) {
             // Whole groups of 4 weight rows per thread, so only the matrix's
             // own last rows are left for the dot products.
@@ -108,11 +106,10 @@ class CpuBackend final : public Backend {
             begin *= TW;
             end = std::min(w.n_rows, end * TW);
             if (n_batch > 0)
-                multiply_rows(tile, tile_acts, k->vec_dot_batch, y, w, act_row, 0, n_batch, begin,
-                              end);
+                multiply_rows(tiles, k->vec_dot_batch, y, w, act_row, 0, n_batch, begin, end);
             if (n_batch < n)
-                multiply_rows(k->vec_dot_batch ? nullptr : tile, tile_acts, k->vec_dot, y, w,
-                              act_row, n_batch, n, begin, end);
+                multiply_rows(k->vec_dot_batch ? nullptr : tiles, k->vec_dot, y, w, act_row,
+                              n_batch, n, begin, end);
         });
     }
 
@@ -154,24 +151,44 @@ class CpuBackend final : public Backend {
 
     // Weight rows [begin, end) against activation rows [r_begin, r_end), in
     // 4 x TA tiles (TA = the tile's activation rows) where there is a tile kernel, the activations
-    // in blocks that stay in L2 while the thread's weight rows pass by; leftover rows and columns
-    // go through dot, whose order the tile's is.
-    void multiply_rows(cpu::MatmulTileFn tile, const int64_t TA, cpu::VecDotFn dot, const Tensor& y,
+    // in blocks that stay in L2 while the thread's weight rows pass by (prepared for the tile
+    // first where it has its own layout); leftover rows and columns go through dot, whose order
+    // the tile's is.
+    void multiply_rows(const cpu::MatmulTileEntry* tiles, cpu::VecDotFn dot, const Tensor& y,
                        const Tensor& w, size_t act_row, int64_t r_begin, int64_t r_end,
                        int64_t begin, int64_t end) {
         constexpr int64_t TW = cpu::kTileWeightRows;
-        const int64_t kActBlock = 16 * TA;
+        const int64_t TA = tiles ? tiles->act_rows : 1;
+        if (r_end - r_begin < TA) tiles = nullptr;
+        const bool prepare = tiles && tiles->prepare_act;
+        const size_t group_bytes = prepare ? tiles->prepared_bytes(w.n_cols) : 0;
+        // 16 tiles of rows, fewer where their prepared groups would pass 512 KiB.
+        int64_t act_block = 16 * TA;
+        if (prepare)
+            act_block = std::clamp<int64_t>(int64_t((512 << 10) / group_bytes), 1, 16) * TA;
+        thread_local std::vector<char> prepared;
+        if (prepare) prepared.resize(group_bytes * size_t(act_block / TA));
         const char* wdata = static_cast<const char*>(w.data);
-        if (r_end - r_begin < TA) tile = nullptr;
         float out[TW * cpu::kMaxTileActRows];
-        for (int64_t r0 = r_begin; r0 < r_end; r0 += kActBlock) {
-            const int64_t r1 = std::min(r_end, r0 + kActBlock);
-            const int64_t r_tiled = r0 + (r1 - r0) / TA * TA;
+        for (int64_t r0 = r_begin; r0 < r_end; r0 += act_block) {
+            const int64_t r1 = std::min(r_end, r0 + act_block);
+            const int64_t r_tiled = tiles ? r0 + (r1 - r0) / TA * TA : r0;
+            if (prepare) {
+                for (int64_t r = r0; r < r_tiled; r += TA)
+                    tiles->prepare_act(w.n_cols, act_.data() + act_row * r, act_row,
+                                       prepared.data() + group_bytes * size_t((r - r0) / TA));
+            }
             int64_t o = begin;
-            for (; tile && o + TW <= end; o += TW) {
+            for (; tiles && o + TW <= end; o += TW) {
                 const char* wrow = wdata + w.row_bytes * o;
                 for (int64_t r = r0; r < r_tiled; r += TA) {
-                    tile(w.n_cols, wrow, w.row_bytes, act_.data() + act_row * r, act_row, out);
+                    if (prepare) {
+                        tiles->tile(w.n_cols, wrow, w.row_bytes,
+                                    prepared.data() + group_bytes * size_t((r - r0) / TA), 0, out);
+                    } else {
+                        tiles->tile(w.n_cols, wrow, w.row_bytes, act_.data() + act_row * r, act_row,
+                                    out);
+                    }
                     for (int64_t i = 0; i < TW; ++i)
                         for (int64_t j = 0; j < TA; ++j) y.row(r + j)[o + i] = out[i * TA + j];
                 }

@@ -79,6 +79,15 @@ using MatmulTileFn = void (*)(int64_t n, const void* w, size_t w_stride, const v
                               size_t a_stride, float* out);
 constexpr int kTileWeightRows = 4, kTileActRows = 3, kMaxTileActRows = 8;
 
+// A tile's own layout of act_rows activation rows, where it has one: the
+// rows (a_stride bytes apart, n elements of act_type blocks) rewritten as one
+// group of prepared_bytes(n) bytes. The backend prepares each group of rows
+// once per matmul and passes it to the tile as `a` (a_stride 0), so what a
+// tile needs of an activation block beyond its quants (the f16 scale as a
+// float, the lane sums its weights' offset takes off) is not redone for
+// every 4 weight rows.
+using PrepareActFn = void (*)(int64_t n, const void* a, size_t a_stride, void* group);
+
 struct MatmulTileEntry {
     GgmlType weight;
     MatmulTileFn tile;
@@ -86,6 +95,8 @@ struct MatmulTileEntry {
     // for weight row i and activation row j. Wider tiles unpack each weight
     // block for more tokens, where unpacking costs as much as the products.
     int act_rows = kTileActRows;
+    PrepareActFn prepare_act = nullptr;  // null: the tile reads act_type rows
+    size_t (*prepared_bytes)(int64_t n) = nullptr;
 };
 
 // Float kernels for the models slim checks against PyTorch rather than

@@ -126,41 +126,80 @@ inline __m512i group_scales_x4(__m128i scales8, int g) {
                               pair_scales_i8(scales8, g + 2), 1);
 }
 
-// 4 weight rows x NA activation rows, as avx2/'s tile_q0 for NA = 3. The
-// table's tiles take 6: unpacking a weight block (nibbles, fifth bits) costs
-// about what its products with 3 activation rows do, and the 32 registers
-// hold the sums of 6.
-template <class T, int NA>
-void tile_q0(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
-    using W = typename T::Weight;
+// The 32-element types' tiles read their activations prepared (kernels.h,
+// PrepareActFn), kQ0Acts rows to a group. Per block, the group holds
+//   qs     kQ0Acts x 32 quants,
+//   start  kQ0Acts x 8 s32: minus offset x the sum of each lane's 4 quants,
+//          where each lane's dot product starts (0 for types with a min),
+//   d, s   kQ0Acts floats each: the block's scale, and Q8_1's s (0 for Q8_0),
+// so that in the tile an activation block costs loads, not instructions: the
+// lane sums and f16 conversions were redone for every 4 weight rows, about
+// half of a tile's instructions.
+constexpr int kQ0Acts = 8;
+constexpr size_t kQ0ActBlockBytes = kQ0Acts * (32 + 32 + 4 + 4);
+
+struct PreparedQ0Block {
+    int8_t qs[kQ0Acts][32];
+    int32_t start[kQ0Acts][8];
+    float d[kQ0Acts];
+    float s[kQ0Acts];
+};
+static_assert(sizeof(PreparedQ0Block) == kQ0ActBlockBytes);
+
+size_t prepared_q0_bytes(int64_t n) {
+    return size_t(n / 32) * kQ0ActBlockBytes;
+}
+
+template <class T>
+void prepare_q0(int64_t n, const void* va, size_t as, void* group) {
     using A = typename T::Act;
+    auto* out = static_cast<PreparedQ0Block*>(group);
+    for (int j = 0; j < kQ0Acts; ++j) {
+        const A* row = reinterpret_cast<const A*>(static_cast<const char*>(va) + as * size_t(j));
+        for (int64_t i = 0; i < n / 32; ++i) {
+            PreparedQ0Block& b = out[i];
+            const __m256i av = load32(row[i].qs);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(b.qs[j]), av);
+            __m256i start = _mm256_setzero_si256();
+            if constexpr (T::kOffset != 0) {
+                const __m256i lane_sums = _mm256_dpbusd_epi32(
+                    _mm256_setzero_si256(), _mm256_set1_epi8(char(T::kOffset)), av);
+                start = _mm256_sub_epi32(_mm256_setzero_si256(), lane_sums);
+            }
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(b.start[j]), start);
+            b.d[j] = f16(row[i].d);
+            if constexpr (T::kMin) {
+                b.s[j] = f16(row[i].s);
+            } else {
+                b.s[j] = 0;
+            }
+        }
+    }
+}
+
+// 4 weight rows x kQ0Acts prepared activation rows, each sum as avx2/'s
+// vec_dot_q0 sums it. Two weight rows share a 512-bit register (row 2h in
+// the low 8 lanes, 2h + 1 in the high 8) against the activation block in
+// both halves: each lane does what its ymm lane would, on half the
+// instructions. One-chain types add the 4 rows' block sums to 4 float
+// lanes at once.
+template <class T>
+void tile_q0(int64_t n, const void* vw, size_t ws, const void* group, size_t, float* out) {
+    constexpr int NA = kQ0Acts;
+    using W = typename T::Weight;
     const char* w = static_cast<const char*>(vw);
-    const char* a = static_cast<const char*>(va);
+    const auto* act = static_cast<const PreparedQ0Block*>(group);
     const T traits;
-    __m512 acc2[2][NA];  // weight rows 2h and 2h + 1 (see below)
+    __m512 acc2[2][NA];  // [h][j]: weight rows 2h, 2h + 1 against activation row j
     for (auto& r : acc2)
         for (auto& c : r) c = _mm512_setzero_ps();
     __m128 chain[NA];  // one-chain types; lane r: weight row r
     for (auto& c : chain) c = _mm_setzero_ps();
-    float mins[4][NA] = {};
+    // Min types: lane 8 * (r % 2) + j of mins2[r / 2] is weight row r's
+    // chain against activation row j, fma(m, s, mins) as vec_dot runs it.
+    __m512 mins2[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     for (int64_t i = 0; i < n / 32; ++i) {
-        const A* ab[NA];
-        __m256i av[NA], start[NA];
-        __m256 ad[NA];
-        __m512i av2[NA], start2[NA];
-        for (int j = 0; j < NA; ++j) {
-            ab[j] = reinterpret_cast<const A*>(a + size_t(j) * as) + i;
-            av[j] = load32(ab[j]->qs);
-            ad[j] = _mm256_set1_ps(f16(ab[j]->d));
-            start[j] = _mm256_setzero_si256();
-            if constexpr (T::kOffset != 0) {
-                const __m256i lane_sums = _mm256_dpbusd_epi32(
-                    _mm256_setzero_si256(), _mm256_set1_epi8(char(T::kOffset)), av[j]);
-                start[j] = _mm256_sub_epi32(_mm256_setzero_si256(), lane_sums);
-            }
-            av2[j] = _mm512_broadcast_i64x4(av[j]);
-            start2[j] = _mm512_broadcast_i64x4(start[j]);
-        }
+        const PreparedQ0Block& ab = act[i];
         const W* wb[4];
         __m256i q[4];
         for (int r = 0; r < 4; ++r) {
@@ -171,35 +210,44 @@ void tile_q0(int64_t n, const void* vw, size_t ws, const void* va, size_t as, fl
             const __m128 wd =
                 _mm_setr_ps(f16(wb[0]->d), f16(wb[1]->d), f16(wb[2]->d), f16(wb[3]->d));
             for (int j = 0; j < NA; ++j) {
-                const __m256i p[4] = {_mm256_dpbusd_epi32(start[j], q[0], av[j]),
-                                      _mm256_dpbusd_epi32(start[j], q[1], av[j]),
-                                      _mm256_dpbusd_epi32(start[j], q[2], av[j]),
-                                      _mm256_dpbusd_epi32(start[j], q[3], av[j])};
+                const __m256i start = load32(ab.start[j]), av = load32(ab.qs[j]);
+                const __m256i p[4] = {
+                    _mm256_dpbusd_epi32(start, q[0], av), _mm256_dpbusd_epi32(start, q[1], av),
+                    _mm256_dpbusd_epi32(start, q[2], av), _mm256_dpbusd_epi32(start, q[3], av)};
                 chain[j] = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_i32(p)),
-                                        _mm_mul_ps(wd, _mm256_castps256_ps128(ad[j])), chain[j]);
+                                        _mm_mul_ps(wd, _mm_set1_ps(ab.d[j])), chain[j]);
             }
             continue;
         }
-        // Two weight rows per 512-bit register (row 2h in the low 8 lanes,
-        // 2h + 1 in the high 8), against the activation block in both
-        // halves: each lane does what its ymm lane would, on half the
-        // instructions.
+        __m512i qp[2];
+        __m512 wd[2];
         for (int h = 0; h < 2; ++h) {
-            const __m512i qp =
-                _mm512_inserti64x4(_mm512_castsi256_si512(q[2 * h]), q[2 * h + 1], 1);
-            const __m512 wd = two_halves(f16(wb[2 * h]->d), f16(wb[2 * h + 1]->d));
-            for (int j = 0; j < NA; ++j) {
-                const __m512i p = _mm512_dpbusd_epi32(start2[j], qp, av2[j]);
-                acc2[h][j] = _mm512_fmadd_ps(_mm512_mul_ps(wd, _mm512_set1_ps(f16(ab[j]->d))),
-                                             _mm512_cvtepi32_ps(p), acc2[h][j]);
+            qp[h] = _mm512_inserti64x4(_mm512_castsi256_si512(q[2 * h]), q[2 * h + 1], 1);
+            wd[h] = two_halves(f16(wb[2 * h]->d), f16(wb[2 * h + 1]->d));
+        }
+        // Token by token, both register pairs: an activation block is live
+        // for two products only, which leaves the 16 sums in registers.
+        for (int j = 0; j < NA; ++j) {
+            const __m512i av = _mm512_broadcast_i64x4(load32(ab.qs[j]));
+            const __m512 ad = _mm512_set1_ps(ab.d[j]);
+            for (int h = 0; h < 2; ++h) {
+                const __m512i p =
+                    _mm512_dpbusd_epi32(_mm512_broadcast_i64x4(load32(ab.start[j])), qp[h], av);
+                acc2[h][j] =
+                    _mm512_fmadd_ps(_mm512_mul_ps(wd[h], ad), _mm512_cvtepi32_ps(p), acc2[h][j]);
             }
         }
         if constexpr (T::kMin) {
-            for (int r = 0; r < 4; ++r)
-                for (int j = 0; j < NA; ++j)
-                    mins[r][j] = std::fma(f16(wb[r]->m), f16(ab[j]->s), mins[r][j]);
+            const __m512 s = _mm512_castpd_ps(
+                _mm512_broadcast_f64x4(_mm256_loadu_pd(reinterpret_cast<const double*>(ab.s))));
+            for (int h = 0; h < 2; ++h)
+                mins2[h] = _mm512_fmadd_ps(two_halves(f16(wb[2 * h]->m), f16(wb[2 * h + 1]->m)), s,
+                                           mins2[h]);
         }
     }
+    alignas(64) float mins[4][NA];
+    _mm512_store_ps(mins[0], mins2[0]);
+    _mm512_store_ps(mins[2], mins2[1]);
     for (int j = 0; j < NA; ++j) {
         float lanes[4];
         _mm_storeu_ps(lanes, chain[j]);
@@ -532,12 +580,12 @@ constexpr MatmulTileEntry kAvx512Tiles[] = {
     {GgmlType::q3_k, tile_q23_k<Q3_KRows, kWide>, kWide},
     {GgmlType::q5_k, tile_q5_k<kWide>, kWide},
     {GgmlType::q6_k, tile_q6_k<kWide>, kWide},
-    {GgmlType::q4_0, tile_q0<Q4_0Tile, kWide>, kWide},
-    {GgmlType::q4_1, tile_q0<Q4_1Tile, kWide>, kWide},
-    {GgmlType::q5_0, tile_q0<Q5_0Tile, kWide>, kWide},
-    {GgmlType::q5_1, tile_q0<Q5_1Tile, kWide>, kWide},
-    {GgmlType::q8_0, tile_q0<Q8_0Tile, kWide>, kWide},
-    {GgmlType::iq4_nl, tile_q0<IQ4_NLTile, kWide>, kWide},
+    {GgmlType::q4_0, tile_q0<Q4_0Tile>, kQ0Acts, prepare_q0<Q4_0Tile>, prepared_q0_bytes},
+    {GgmlType::q4_1, tile_q0<Q4_1Tile>, kQ0Acts, prepare_q0<Q4_1Tile>, prepared_q0_bytes},
+    {GgmlType::q5_0, tile_q0<Q5_0Tile>, kQ0Acts, prepare_q0<Q5_0Tile>, prepared_q0_bytes},
+    {GgmlType::q5_1, tile_q0<Q5_1Tile>, kQ0Acts, prepare_q0<Q5_1Tile>, prepared_q0_bytes},
+    {GgmlType::q8_0, tile_q0<Q8_0Tile>, kQ0Acts, prepare_q0<Q8_0Tile>, prepared_q0_bytes},
+    {GgmlType::iq4_nl, tile_q0<IQ4_NLTile>, kQ0Acts, prepare_q0<IQ4_NLTile>, prepared_q0_bytes},
 };
 static_assert(kWide <= kMaxTileActRows);
 
