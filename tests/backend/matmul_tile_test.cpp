@@ -80,17 +80,18 @@ TEST_P(QuantTile, EqualsVecDotBitForBit) {
     for (int64_t blocks : {1, 2, 20, 64}) {
         const int64_t n = blocks * ggml_type_traits(type).block_size;
         const size_t wb = tensor_row_bytes(type, n), ab = tensor_row_bytes(k->act_type, n);
-        const int na = tiles->act_rows;
-        ASSERT_LE(na, cpu::kMaxTileActRows);
-        std::vector<uint8_t> w(wb * 4), a(ab * size_t(na));
-        for (int r = 0; r < 4; ++r) {
+        const int na = tiles->act_rows, nw = tiles->weight_rows;
+        ASSERT_LE(na, cpu::kMaxTileRows);
+        ASSERT_LE(nw, cpu::kMaxTileRows);
+        std::vector<uint8_t> w(wb * size_t(nw)), a(ab * size_t(na));
+        for (int r = 0; r < nw; ++r) {
             std::vector<float> x = normal_floats(size_t(n), rng);
             if (r == 3) x[0] = -3 * std::abs(x[0]) - 10;  // a block with -128 / -127 quants
             quantize_row_ref(type, x.data(), w.data() + wb * size_t(r), n);
         }
         for (int r = 0; r < na; ++r)
             k->quantize_act(normal_floats(size_t(n), rng).data(), a.data() + ab * size_t(r), n);
-        float out[4 * cpu::kMaxTileActRows];
+        float out[cpu::kMaxTileRows * cpu::kMaxTileRows];
         if (tiles->prepare_act) {
             std::vector<uint8_t> group(tiles->prepared_bytes(n));
             tiles->prepare_act(n, a.data(), ab, group.data());
@@ -98,7 +99,7 @@ TEST_P(QuantTile, EqualsVecDotBitForBit) {
         } else {
             tiles->tile(n, w.data(), wb, a.data(), ab, out);
         }
-        for (int i = 0; i < 4; ++i)
+        for (int i = 0; i < nw; ++i)
             for (int j = 0; j < na; ++j)
                 EXPECT_EQ(out[i * na + j],
                           dot(n, w.data() + wb * size_t(i), a.data() + ab * size_t(j)))
@@ -119,6 +120,7 @@ std::vector<QuantTileCase> quant_tile_cases() {
     cases.push_back({Isa::avx512, GgmlType::q3_k});
     cases.push_back({Isa::avx512, GgmlType::q5_k});
     cases.push_back({Isa::avx512, GgmlType::q6_k});
+    cases.push_back({Isa::amx, GgmlType::q4_k});
     return cases;
 }
 

@@ -99,9 +99,9 @@ class CpuBackend final : public Backend {
         const int64_t n_batch = k->vec_dot_batch ? cpu::batch_order_rows(k->batch_order, n) : 0;
         const cpu::MatmulTileEntry* tiles = cpu::matmul_tiles(w.type);
         pool_.run([&](int t, int nt) {
-            // Whole groups of 4 weight rows per thread, so only the matrix's
+            // Whole tiles of weight rows per thread, so only the matrix's
             // own last rows are left for the dot products.
-            constexpr int64_t TW = cpu::kTileWeightRows;
+            const int64_t TW = tiles ? tiles->weight_rows : cpu::kTileWeightRows;
             auto [begin, end] = ThreadPool::split((w.n_rows + TW - 1) / TW, t, nt);
             begin *= TW;
             end = std::min(w.n_rows, end * TW);
@@ -150,14 +150,14 @@ class CpuBackend final : public Backend {
     }
 
     // Weight rows [begin, end) against activation rows [r_begin, r_end), in
-    // 4 x TA tiles (TA = the tile's activation rows) where there is a tile kernel, the activations
-    // in blocks that stay in L2 while the thread's weight rows pass by (prepared for the tile
-    // first where it has its own layout); leftover rows and columns go through dot, whose order
-    // the tile's is.
+    // TW x TA tiles (the tile's weight and activation rows) where there is a tile kernel, the
+    // activations in blocks that stay in L2 while the thread's weight rows pass by (prepared for
+    // the tile first where it has its own layout); leftover rows and columns go through dot, whose
+    // order the tile's is.
     void multiply_rows(const cpu::MatmulTileEntry* tiles, cpu::VecDotFn dot, const Tensor& y,
                        const Tensor& w, size_t act_row, int64_t r_begin, int64_t r_end,
                        int64_t begin, int64_t end) {
-        constexpr int64_t TW = cpu::kTileWeightRows;
+        const int64_t TW = tiles ? tiles->weight_rows : 1;
         const int64_t TA = tiles ? tiles->act_rows : 1;
         if (r_end - r_begin < TA) tiles = nullptr;
         const bool prepare = tiles && tiles->prepare_act;
@@ -169,7 +169,7 @@ class CpuBackend final : public Backend {
         thread_local std::vector<char> prepared;
         if (prepare) prepared.resize(group_bytes * size_t(act_block / TA));
         const char* wdata = static_cast<const char*>(w.data);
-        float out[TW * cpu::kMaxTileActRows];
+        float out[cpu::kMaxTileRows * cpu::kMaxTileRows];
         for (int64_t r0 = r_begin; r0 < r_end; r0 += act_block) {
             const int64_t r1 = std::min(r_end, r0 + act_block);
             const int64_t r_tiled = tiles ? r0 + (r1 - r0) / TA * TA : r0;

@@ -46,6 +46,7 @@ const MatmulTileEntry* isa_matmul_tiles(Isa isa, GgmlType weight_type) {
         tables[1] = avx2_k_tile_table();
     }
     if (isa == Isa::avx512) tables[0] = avx512_tile_table();
+    if (isa == Isa::amx) tables[0] = amx_tile_table();
     for (std::span<const MatmulTileEntry> table : tables) {
         for (const MatmulTileEntry& e : table) {
             if (e.weight == weight_type) return &e;

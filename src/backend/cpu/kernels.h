@@ -77,7 +77,7 @@ struct MatmulKernelEntry {
 // equals the vec_dot's (or vec_dot_batch's, see matmul_tiles) bit for bit.
 using MatmulTileFn = void (*)(int64_t n, const void* w, size_t w_stride, const void* a,
                               size_t a_stride, float* out);
-constexpr int kTileWeightRows = 4, kTileActRows = 3, kMaxTileActRows = 8;
+constexpr int kTileWeightRows = 4, kTileActRows = 3, kMaxTileRows = 16;
 
 // A tile's own layout of act_rows activation rows, where it has one: the
 // rows (a_stride bytes apart, n elements of act_type blocks) rewritten as one
@@ -91,12 +91,14 @@ using PrepareActFn = void (*)(int64_t n, const void* a, size_t a_stride, void* g
 struct MatmulTileEntry {
     GgmlType weight;
     MatmulTileFn tile;
-    // Activation rows per tile (at most kMaxTileActRows): out[i * act_rows + j]
+    // Activation rows per tile (at most kMaxTileRows): out[i * act_rows + j]
     // for weight row i and activation row j. Wider tiles unpack each weight
     // block for more tokens, where unpacking costs as much as the products.
     int act_rows = kTileActRows;
     PrepareActFn prepare_act = nullptr;  // null: the tile reads act_type rows
     size_t (*prepared_bytes)(int64_t n) = nullptr;
+    // Weight rows per tile (at most kMaxTileRows): 4 but for AMX's tiles.
+    int weight_rows = kTileWeightRows;
 };
 
 // Float kernels for the models slim checks against PyTorch rather than
@@ -175,6 +177,7 @@ std::span<const MatmulKernelEntry> avx2_kernel_table();
 std::span<const MatmulTileEntry> avx2_tile_table();
 std::span<const MatmulTileEntry> avx2_k_tile_table();
 std::span<const MatmulTileEntry> avx512_tile_table();
+std::span<const MatmulTileEntry> amx_tile_table();
 
 const FloatKernels& avx2_float_kernels();
 const FloatKernels& avx512_float_kernels();

@@ -31,6 +31,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backend/cpu/amx/amx_config.h"
 #include "backend/cpu/repack.h"
 #include "backend/cpu/x86_simd.h"
 
@@ -56,35 +57,14 @@ struct IQ4_NLAmx {
     static __m128i values() { return iq4nl_values(); }
 };
 
-// ldtilecfg's 64-byte layout: palette, start row, 14 reserved bytes, 16
-// u16 bytes-per-row, 16 u8 rows.
-struct alignas(64) TileConfig {
-    uint8_t palette = 1;
-    uint8_t start_row = 0;
-    uint8_t reserved[14] = {};
-    uint16_t colsb[16] = {};
-    uint8_t rows[16] = {};
-};
-
 // tmm0, tmm1: C of even and odd blocks; tmm2, tmm3: A; tmm4, tmm5: B.
-void configure_tiles() {
-    TileConfig c;
-    for (int t : {0, 1}) {
-        c.rows[t] = kTileRows;
-        c.colsb[t] = kTileCols * 4;
-    }
-    for (int t : {2, 3}) {
-        c.rows[t] = kTileRows;
-        c.colsb[t] = 32;
-    }
-    for (int t : {4, 5}) {
-        c.rows[t] = 8;
-        c.colsb[t] = 64;
-    }
-    // Not _tile_loadconfig: GCC 12's tells the compiler that it reads only
-    // the first 8 bytes, and the stores of the rest were optimised away.
-    __asm__ volatile("ldtilecfg %0" ::"m"(c));
-}
+const TileConfig kConfig = TileConfig{}
+                               .tile(0, kTileRows, kTileCols * 4)
+                               .tile(1, kTileRows, kTileCols * 4)
+                               .tile(2, kTileRows, 32)
+                               .tile(3, kTileRows, 32)
+                               .tile(4, 8, 64)
+                               .tile(5, 8, 64);
 
 // Block i of groups g and g + 1 (repack.h) as B: row c < 4 holds the low
 // nibbles of chunk c of both groups, row 4 + c the high ones, as values.
@@ -176,7 +156,7 @@ void gemm(int64_t n, const void* w, size_t group_bytes, int64_t n_groups, const 
             reinterpret_cast<int8_t*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) / 64 * 64);
         const __m512i values = _mm512_broadcast_i32x4(T::values());
         const char* act = static_cast<const char*>(a);
-        configure_tiles();
+        use_tile_config(kConfig);
         for (int64_t p = 0; p < pairs; ++p) {
             const uint8_t* g0 = static_cast<const uint8_t*>(w) + group_bytes * size_t(2 * p);
             const uint8_t* g1 = g0 + group_bytes;
@@ -189,7 +169,6 @@ void gemm(int64_t n, const void* w, size_t group_bytes, int64_t n_groups, const 
                           y + y_stride * size_t(r) + kTileCols * p, y_stride);
             }
         }
-        _tile_release();
     }
     // The rest: the odd last group for the tiled rows, every group for the others.
     const int64_t done_groups = 2 * pairs;

@@ -587,7 +587,7 @@ constexpr MatmulTileEntry kAvx512Tiles[] = {
     {GgmlType::q8_0, tile_q0<Q8_0Tile>, kQ0Acts, prepare_q0<Q8_0Tile>, prepared_q0_bytes},
     {GgmlType::iq4_nl, tile_q0<IQ4_NLTile>, kQ0Acts, prepare_q0<IQ4_NLTile>, prepared_q0_bytes},
 };
-static_assert(kWide <= kMaxTileActRows);
+static_assert(kWide <= kMaxTileRows);
 
 }  // namespace
 

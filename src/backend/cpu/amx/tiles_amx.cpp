@@ -1,0 +1,147 @@
+// AMX-INT8 prefill tile for Q4_K: 16 weight rows x 16 activation rows, in
+// the order of llama.cpp's repacked gemm that avx2/'s gemm_dot_q4_k_q8_k and
+// the AVX-512 tile sum in (BatchOrder::repacked), bit for bit.
+//
+// That order has one float step per 64 elements (two 32-element
+// sub-blocks) and output: acc = fma(float(s_lo * dot_lo + s_hi * dot_hi),
+// d * a.d, acc), and mins = fma(float(m_lo * bsum_lo + m_hi * bsum_hi),
+// dmin * a.d, mins) beside it, out = acc - mins. Each dot is one tdpbusd
+// over one sub-block (K = 32): weights as A (16 rows of 32 unsigned nibble
+// values, unpacked per call), activations as B (prepared once per matmul:
+// 8 rows of 16 tokens x 4 quants). The C tiles go to memory and AVX-512
+// finishes in float, one register per weight row holding its 16 tokens:
+// dot_lo * s_lo + dot_hi * s_hi is exact in float (|dot| < 2^16, s < 2^6,
+// the sum under 2^23), so float(integer sum) costs a multiply and an FMA.
+//
+// This file alone is compiled with the AMX flags (CMakeLists.txt); its code
+// runs only when cpu_features() reports AMX usable.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "backend/cpu/amx/amx_config.h"
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/x86_simd.h"
+#include "tensor/blocks.h"
+
+namespace slim::cpu {
+
+namespace {
+
+constexpr int kRows = 16;  // weight rows and activation rows of a tile
+
+// One 256-element block of 16 activation rows, as the tile reads it.
+struct PreparedQ4KBlock {
+    // Sub-block s as B: b[s][k][4 t + e] = token t's quant 32 s + 4 k + e.
+    int8_t b[8][8][64];
+    float d[kRows];
+    // Chunk c (elements 64c..64c+63), token t: the low and high sub-block's
+    // activation sums (bsums 4c + 4c+1, and 4c+2 + 4c+3), as vpmaddwd pairs.
+    int16_t bsum_pairs[4][kRows][2];
+};
+
+size_t prepared_q4_k_bytes(int64_t n) {
+    return size_t(n / kQK_K) * sizeof(PreparedQ4KBlock);
+}
+
+void prepare_q4_k(int64_t n, const void* va, size_t as, void* group) {
+    auto* out = static_cast<PreparedQ4KBlock*>(group);
+    for (int t = 0; t < kRows; ++t) {
+        const auto* row =
+            reinterpret_cast<const BlockQ8_K*>(static_cast<const char*>(va) + as * size_t(t));
+        for (int64_t i = 0; i < n / kQK_K; ++i) {
+            PreparedQ4KBlock& p = out[i];
+            for (int s = 0; s < 8; ++s)
+                for (int k = 0; k < 8; ++k)
+                    std::memcpy(&p.b[s][k][4 * t], row[i].qs + 32 * s + 4 * k, 4);
+            p.d[t] = row[i].d;
+            for (int c = 0; c < 4; ++c) {
+                const int16_t* bs = row[i].bsums + 4 * c;
+                p.bsum_pairs[c][t][0] = int16_t(bs[0] + bs[1]);
+                p.bsum_pairs[c][t][1] = int16_t(bs[2] + bs[3]);
+            }
+        }
+    }
+}
+
+// tmm0, tmm1: A (low, high nibbles); tmm2, tmm3: B (the two sub-blocks);
+// tmm4, tmm5: C.
+const TileConfig kConfig = TileConfig{}
+                               .tile(0, kRows, 32)
+                               .tile(1, kRows, 32)
+                               .tile(2, 8, 64)
+                               .tile(3, 8, 64)
+                               .tile(4, kRows, 64)
+                               .tile(5, kRows, 64);
+
+void tile_q4_k(int64_t n, const void* vw, size_t ws, const void* group, size_t, float* out) {
+    const char* w = static_cast<const char*>(vw);
+    const auto* act = static_cast<const PreparedQ4KBlock*>(group);
+    use_tile_config(kConfig);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    alignas(64) uint8_t a[2][kRows][32];           // this chunk's quants, low and high sub-block
+    alignas(64) int32_t dots[4][2][kRows][kRows];  // [chunk][sub-block][row][token]
+    __m512 acc[kRows], mins[kRows];
+    for (int m = 0; m < kRows; ++m) acc[m] = mins[m] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const PreparedQ4KBlock& ab = act[i];
+        const BlockQ4_K* wb[kRows];
+        for (int m = 0; m < kRows; ++m)
+            wb[m] = reinterpret_cast<const BlockQ4_K*>(w + ws * size_t(m)) + i;
+        for (int c = 0; c < 4; ++c) {
+            for (int m = 0; m < kRows; m += 2) {
+                const __m512i bits =
+                    _mm512_inserti64x4(_mm512_castsi256_si512(load32(wb[m]->qs + 32 * c)),
+                                       load32(wb[m + 1]->qs + 32 * c), 1);
+                _mm512_store_si512(a[0][m], _mm512_and_si512(bits, m4));
+                _mm512_store_si512(a[1][m], _mm512_and_si512(_mm512_srli_epi16(bits, 4), m4));
+            }
+            _tile_loadd(0, a[0], 32);
+            _tile_loadd(1, a[1], 32);
+            _tile_loadd(2, ab.b[2 * c], 64);
+            _tile_loadd(3, ab.b[2 * c + 1], 64);
+            _tile_zero(4);
+            _tile_zero(5);
+            _tile_dpbusd(4, 0, 2);
+            _tile_dpbusd(5, 1, 3);
+            _tile_stored(4, dots[c][0], 64);
+            _tile_stored(5, dots[c][1], 64);
+        }
+        const __m512 ad = _mm512_loadu_ps(ab.d);
+        for (int m = 0; m < kRows; ++m) {
+            alignas(16) uint8_t sm[16];  // bytes 0-7 scales, 8-15 mins
+            _mm_store_si128(reinterpret_cast<__m128i*>(sm), k4_scales_mins(wb[m]->scales));
+            const __m512 d = _mm512_mul_ps(_mm512_set1_ps(f16(wb[m]->d)), ad);
+            const __m512 dmin = _mm512_mul_ps(_mm512_set1_ps(f16(wb[m]->dmin)), ad);
+            __m512 s = acc[m], mn = mins[m];
+            for (int c = 0; c < 4; ++c) {
+                const __m512 lo = _mm512_cvtepi32_ps(_mm512_load_si512(dots[c][0][m]));
+                const __m512 hi = _mm512_cvtepi32_ps(_mm512_load_si512(dots[c][1][m]));
+                const __m512 sum =
+                    _mm512_fmadd_ps(hi, _mm512_set1_ps(float(sm[2 * c + 1])),
+                                    _mm512_mul_ps(lo, _mm512_set1_ps(float(sm[2 * c]))));
+                s = _mm512_fmadd_ps(sum, d, s);
+                const __m512i min_sum =
+                    _mm512_madd_epi16(_mm512_loadu_si512(ab.bsum_pairs[c]),
+                                      _mm512_set1_epi32(sm[8 + 2 * c] | sm[9 + 2 * c] << 16));
+                mn = _mm512_fmadd_ps(_mm512_cvtepi32_ps(min_sum), dmin, mn);
+            }
+            acc[m] = s;
+            mins[m] = mn;
+        }
+    }
+    for (int m = 0; m < kRows; ++m)
+        _mm512_storeu_ps(out + kRows * m, _mm512_sub_ps(acc[m], mins[m]));
+}
+
+constexpr MatmulTileEntry kAmxTiles[] = {
+    {GgmlType::q4_k, tile_q4_k, kRows, prepare_q4_k, prepared_q4_k_bytes, kRows},
+};
+
+}  // namespace
+
+std::span<const MatmulTileEntry> amx_tile_table() {
+    return kAmxTiles;
+}
+
+}  // namespace slim::cpu
