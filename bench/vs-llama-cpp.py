@@ -21,12 +21,18 @@ single-token decodes of random ids from an empty cache; no sampling):
              token (tg), each followed by llama_synchronize, timed with
              perf_counter around them. One warm-up of each test after loading.
              This is the same loop as llama-bench's test_prompt/test_gen.
+  llama.cpp native (with --native-llama DIR): the same tg loop in a second
+             llama-cpp-python, built for the machine (GGML_NATIVE=ON: with AMX
+             where the CPU has it) and installed with `pip install --target DIR`,
+             run in a worker process. Decode only: that build dies in its AMX
+             path on any batch of more than one token on these VMs.
   bandwidth  bench/bandwidth.c over a buffer of the model file's size, at T
              threads (best of 5 runs per round).
 
-Rounds alternate the sides (slim, llama.cpp, bandwidth; the order rotates each
-round), so drift on a shared machine hits all alike; every figure is the
-median over the rounds. The roofline fraction is
+Rounds alternate the sides (slim, llama.cpp, llama.cpp native, bandwidth; the
+order rotates each round), so drift on a shared machine hits all alike; every
+figure is the median over the rounds. A decode ratio is against the faster of
+the two llama.cpp builds. The roofline fraction is
     weight bytes read per token x tg tokens/s / read bandwidth (at T threads),
 where the weight bytes per token are all tensor bytes except the rows of an
 untied token embedding that a token does not read (one row is counted). The
@@ -140,6 +146,45 @@ class LlamaSide:
         llama_cpp.llama_model_free(self.model)
 
 
+class NativeSide:
+    """The tg test on a second llama-cpp-python (another build of llama.cpp),
+    in a worker process: one interpreter cannot load two builds of the module."""
+
+    def __init__(self, site_dir: str, path: Path, n_threads: int, n_prompt: int, n_gen: int):
+        env = dict(os.environ, PYTHONPATH=site_dir)
+        self.proc = subprocess.Popen([sys.executable, __file__, "--tg-worker", str(path), str(n_threads),
+                                      str(n_prompt), str(n_gen)], env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.version = self._read()  # after loading and one warm-up run
+
+    def _read(self) -> str:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the native llama.cpp worker died")
+        return line.strip()
+
+    def tg(self) -> float:
+        self.proc.stdin.write("tg\n")
+        self.proc.stdin.flush()
+        return float(self._read())
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def tg_worker(path: str, n_threads: int, n_prompt: int, n_gen: int) -> None:
+    llama_cpp.llama_backend_init()
+    llama_cpp.llama_log_set(_quiet_log, ctypes.c_void_p(0))
+    side = LlamaSide(Path(path), n_threads, n_prompt, n_gen)
+    side.tg(n_gen)
+    print(f"llama-cpp-python {llama_cpp.__version__} at {Path(llama_cpp.__file__).parent}", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "tg":
+            print(side.tg(n_gen), flush=True)
+    side.close()
+
+
 def slim_run(slim: Path, path: Path, n_threads: int, n_prompt: int, n_gen: int):
     out = subprocess.run([str(slim), "bench", "-m", str(path), "-p", str(n_prompt), "-n", str(n_gen),
                           "-r", "1", "-t", str(n_threads), "-o", "json"],
@@ -178,7 +223,14 @@ def main() -> None:
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--models", default="", help="comma-separated substrings of the model labels")
     ap.add_argument("--json", help="write every sample here")
+    ap.add_argument("--native-llama", metavar="DIR",
+                    help="site dir of a llama-cpp-python built with GGML_NATIVE=ON: its decode is timed too")
+    ap.add_argument("--tg-worker", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.tg_worker:
+        path, t, p, n = args.tg_worker
+        tg_worker(path, int(t), int(p), int(n))
+        return
     threads = [int(t) for t in args.threads.split(",")]
 
     bw_exe = ROOT / "build/bandwidth"
@@ -203,10 +255,13 @@ def main() -> None:
             side = LlamaSide(path, t, args.p, args.n)
             side.pp(args.p)  # warm-up
             side.tg(args.n)
-            s = {"slim_pp": [], "slim_tg": [], "llama_pp": [], "llama_tg": [], "bw": []}
+            native = NativeSide(args.native_llama, path, t, args.p, args.n) if args.native_llama else None
+            if native:
+                log(f"  native build: {native.version}")
+            s = {"slim_pp": [], "slim_tg": [], "llama_pp": [], "llama_tg": [], "native_tg": [], "bw": []}
             for r in range(args.rounds):
-                order = ["slim", "llama", "bw"]
-                order = order[r % 3:] + order[:r % 3]
+                order = ["slim", "llama", "native", "bw"] if native else ["slim", "llama", "bw"]
+                order = order[r % len(order):] + order[:r % len(order)]
                 for who in order:
                     if who == "slim":
                         pp, tg = slim_run(Path(args.slim), path, t, args.p, args.n)
@@ -215,35 +270,58 @@ def main() -> None:
                     elif who == "llama":
                         s["llama_pp"].append(side.pp(args.p))
                         s["llama_tg"].append(side.tg(args.n))
+                    elif who == "native":
+                        s["native_tg"].append(native.tg())
                     else:
                         s["bw"].append(bandwidth_run(bw_exe, size, t))
+                native_log = f", native tg {s['native_tg'][-1]:.2f}" if native else ""
                 log(f"  round {r + 1}: slim pp {s['slim_pp'][-1]:.1f} tg {s['slim_tg'][-1]:.2f}, "
-                    f"llama.cpp pp {s['llama_pp'][-1]:.1f} tg {s['llama_tg'][-1]:.2f}, bw {s['bw'][-1]:.2f} GB/s")
+                    f"llama.cpp pp {s['llama_pp'][-1]:.1f} tg {s['llama_tg'][-1]:.2f}{native_log}, "
+                    f"bw {s['bw'][-1]:.2f} GB/s")
             fa = side.flash_attn
             side.close()
-            med = {k: statistics.median(v) for k, v in s.items()}
+            if native:
+                native.close()
+            med = {k: statistics.median(v) for k, v in s.items() if v}
             results.append({"model": label, "file": path.name, "threads": t, "weight_bytes_per_token": wbytes,
                             "file_size": size, "samples": s, "median": med, "flash_attn_type": int(fa)})
 
     print(f"Machine: {lscpu_summary()}; load average {os.getloadavg()[0]:.1f} at the end.")
     print(f"slim: {slim_version}. llama.cpp: llama-cpp-python {llama_cpp.__version__}, "
           f"vendored llama.cpp {LLAMA_CPP_COMMIT}. {args.rounds} rounds, medians; pp{args.p}, tg{args.n}.\n")
-    print("| model | threads | test | slim t/s | llama.cpp t/s | slim / llama.cpp |")
-    print("|---|---:|---|---:|---:|---:|")
+    native = bool(args.native_llama)
+    if native:
+        print("llama.cpp native: the same llama.cpp built with GGML_NATIVE=ON (AMX where the CPU has it), "
+              "decode only; a tg ratio is against the faster build.\n")
+        print("| model | threads | test | slim t/s | llama.cpp t/s | llama.cpp native t/s | slim / best llama.cpp |")
+        print("|---|---:|---|---:|---:|---:|---:|")
+    else:
+        print("| model | threads | test | slim t/s | llama.cpp t/s | slim / llama.cpp |")
+        print("|---|---:|---|---:|---:|---:|")
     for r in results:
         m = r["median"]
         for test, a, b in (("pp", "slim_pp", "llama_pp"), ("tg", "slim_tg", "llama_tg")):
             name = f"pp{args.p}" if test == "pp" else f"tg{args.n}"
-            print(f"| {r['model']} | {r['threads']} | {name} | {m[a]:.2f} | {m[b]:.2f} | {m[a] / m[b]:.2f} |")
+            if native:
+                nat = m["native_tg"] if test == "tg" else None
+                best = max(m[b], nat) if nat else m[b]
+                nat_cell = f"{nat:.2f}" if nat else "n/a"
+                print(f"| {r['model']} | {r['threads']} | {name} | {m[a]:.2f} | {m[b]:.2f} | {nat_cell} | "
+                      f"{m[a] / best:.2f} |")
+            else:
+                print(f"| {r['model']} | {r['threads']} | {name} | {m[a]:.2f} | {m[b]:.2f} | {m[a] / m[b]:.2f} |")
+    native_head = " llama.cpp native tg t/s | native % of roofline |" if native else ""
     print("\n| model | threads | weight bytes/token | read bandwidth GB/s | slim tg t/s | slim % of roofline "
-          "| llama.cpp tg t/s | llama.cpp % of roofline |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| llama.cpp tg t/s | llama.cpp % of roofline |" + native_head)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if native else ""))
     for r in results:
         m = r["median"]
         bw = m["bw"] * 1e9
         wb = r["weight_bytes_per_token"]
+        native_cells = (f" {m['native_tg']:.2f} | {100 * wb * m['native_tg'] / bw:.0f}% |" if native else "")
         print(f"| {r['model']} | {r['threads']} | {wb / 1e6:.1f} MB | {m['bw']:.2f} | {m['slim_tg']:.2f} | "
-              f"{100 * wb * m['slim_tg'] / bw:.0f}% | {m['llama_tg']:.2f} | {100 * wb * m['llama_tg'] / bw:.0f}% |")
+              f"{100 * wb * m['slim_tg'] / bw:.0f}% | {m['llama_tg']:.2f} | {100 * wb * m['llama_tg'] / bw:.0f}% |"
+              + native_cells)
     if args.json:
         Path(args.json).write_text(json.dumps({"slim": slim_version, "llama_cpp_python": llama_cpp.__version__,
                                                "llama_cpp_commit": LLAMA_CPP_COMMIT, "rounds": args.rounds,

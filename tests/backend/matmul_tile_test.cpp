@@ -64,15 +64,17 @@ INSTANTIATE_TEST_SUITE_P(Types, FloatTile, ::testing::Values(GgmlType::f32, Ggml
 struct QuantTileCase {
     Isa isa;
     GgmlType type;
+    bool gemv = false;  // the tiles of one activation row (decode)
 };
 
 class QuantTile : public ::testing::TestWithParam<QuantTileCase> {};
 
 TEST_P(QuantTile, EqualsVecDotBitForBit) {
-    const auto [isa, type] = GetParam();
+    const auto [isa, type, gemv] = GetParam();
     if (!cpu::isa_supported(isa, cpu::cpu_features()))
         GTEST_SKIP() << "this CPU (or its OS) cannot run " << cpu::isa_name(isa) << " code";
-    const cpu::MatmulTileEntry* tiles = cpu::isa_matmul_tiles(isa, type);
+    const cpu::MatmulTileEntry* tiles =
+        gemv ? cpu::isa_matmul_gemv(isa, type) : cpu::isa_matmul_tiles(isa, type);
     ASSERT_NE(tiles, nullptr);
     const cpu::MatmulKernel* k = cpu::isa_matmul_kernel(Isa::avx2, type);
     const cpu::VecDotFn dot = k->vec_dot_batch ? k->vec_dot_batch : k->vec_dot;
@@ -121,13 +123,16 @@ std::vector<QuantTileCase> quant_tile_cases() {
     cases.push_back({Isa::avx512, GgmlType::q5_k});
     cases.push_back({Isa::avx512, GgmlType::q6_k});
     cases.push_back({Isa::amx, GgmlType::q4_k});
+    for (GgmlType t : {GgmlType::q4_1, GgmlType::q5_0, GgmlType::q5_1, GgmlType::q8_0})
+        cases.push_back({Isa::avx512, t, true});
     return cases;
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, QuantTile, ::testing::ValuesIn(quant_tile_cases()),
                          [](const auto& param) {
                              return std::string(cpu::isa_name(param.param.isa)) + "_" +
-                                    std::string(ggml_type_name(param.param.type));
+                                    std::string(ggml_type_name(param.param.type)) +
+                                    (param.param.gemv ? "_gemv" : "");
                          });
 
 class CpuMatmul : public ::testing::TestWithParam<GgmlType> {};

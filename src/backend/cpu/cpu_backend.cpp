@@ -98,6 +98,7 @@ class CpuBackend final : public Backend {
         // tile sums in vec_dot_batch's order where there is one.
         const int64_t n_batch = k->vec_dot_batch ? cpu::batch_order_rows(k->batch_order, n) : 0;
         const cpu::MatmulTileEntry* tiles = cpu::matmul_tiles(w.type);
+        const cpu::MatmulTileEntry* gemv = k->vec_dot_batch ? nullptr : cpu::matmul_gemv(w.type);
         pool_.run([&](int t, int nt) {
             // Whole tiles of weight rows per thread, so only the matrix's
             // own last rows are left for the dot products.
@@ -106,9 +107,10 @@ class CpuBackend final : public Backend {
             begin *= TW;
             end = std::min(w.n_rows, end * TW);
             if (n_batch > 0)
-                multiply_rows(tiles, k->vec_dot_batch, y, w, act_row, 0, n_batch, begin, end);
+                multiply_rows(tiles, nullptr, k->vec_dot_batch, y, w, act_row, 0, n_batch, begin,
+                              end);
             if (n_batch < n)
-                multiply_rows(k->vec_dot_batch ? nullptr : tiles, k->vec_dot, y, w, act_row,
+                multiply_rows(k->vec_dot_batch ? nullptr : tiles, gemv, k->vec_dot, y, w, act_row,
                               n_batch, n, begin, end);
         });
     }
@@ -150,16 +152,17 @@ class CpuBackend final : public Backend {
     }
 
     // Weight rows [begin, end) against activation rows [r_begin, r_end), in
-    // TW x TA tiles (the tile's weight and activation rows) where there is a tile kernel, the
+    // TW x TA tiles (the tile's weight and activation rows; gemv's when there are fewer rows
+    // than the tile takes) where there is a tile kernel, the
     // activations in blocks that stay in L2 while the thread's weight rows pass by (prepared for
     // the tile first where it has its own layout); leftover rows and columns go through dot, whose
     // order the tile's is.
-    void multiply_rows(const cpu::MatmulTileEntry* tiles, cpu::VecDotFn dot, const Tensor& y,
-                       const Tensor& w, size_t act_row, int64_t r_begin, int64_t r_end,
-                       int64_t begin, int64_t end) {
+    void multiply_rows(const cpu::MatmulTileEntry* tiles, const cpu::MatmulTileEntry* gemv,
+                       cpu::VecDotFn dot, const Tensor& y, const Tensor& w, size_t act_row,
+                       int64_t r_begin, int64_t r_end, int64_t begin, int64_t end) {
+        if (!tiles || r_end - r_begin < tiles->act_rows) tiles = gemv;
         const int64_t TW = tiles ? tiles->weight_rows : 1;
         const int64_t TA = tiles ? tiles->act_rows : 1;
-        if (r_end - r_begin < TA) tiles = nullptr;
         const bool prepare = tiles && tiles->prepare_act;
         const size_t group_bytes = prepare ? tiles->prepared_bytes(w.n_cols) : 0;
         // 16 tiles of rows, fewer where their prepared groups would pass 512 KiB.

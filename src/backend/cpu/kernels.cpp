@@ -62,6 +62,21 @@ const MatmulTileEntry* matmul_tiles(GgmlType weight_type) {
     return nullptr;
 }
 
+const MatmulTileEntry* isa_matmul_gemv(Isa isa, GgmlType weight_type) {
+    if (isa != Isa::avx512) return nullptr;
+    for (const MatmulTileEntry& e : avx512_gemv_table()) {
+        if (e.weight == weight_type) return &e;
+    }
+    return nullptr;
+}
+
+const MatmulTileEntry* matmul_gemv(GgmlType weight_type) {
+    for (int level = int(active_isa()); level > int(Isa::scalar); --level) {
+        if (const MatmulTileEntry* e = isa_matmul_gemv(Isa(level), weight_type)) return e;
+    }
+    return nullptr;
+}
+
 const FloatKernels* isa_float_kernels(Isa isa) {
     switch (isa) {
         case Isa::scalar:

@@ -178,6 +178,8 @@ std::span<const MatmulTileEntry> avx2_tile_table();
 std::span<const MatmulTileEntry> avx2_k_tile_table();
 std::span<const MatmulTileEntry> avx512_tile_table();
 std::span<const MatmulTileEntry> amx_tile_table();
+// Tiles of one activation row (decode), in vec_dot's order.
+std::span<const MatmulTileEntry> avx512_gemv_table();
 
 const FloatKernels& avx2_float_kernels();
 const FloatKernels& avx512_float_kernels();
@@ -205,6 +207,11 @@ const MatmulKernel* matmul_kernel(GgmlType weight_type);
 // isa_matmul_tiles is one ISA's own, for tests.
 const MatmulTileEntry* matmul_tiles(GgmlType weight_type);
 const MatmulTileEntry* isa_matmul_tiles(Isa isa, GgmlType weight_type);
+// The same for fewer activation rows than the tile takes: tiles of one
+// activation row for the types whose rows all take vec_dot's order, or
+// nullptr (then vec_dot runs).
+const MatmulTileEntry* matmul_gemv(GgmlType weight_type);
+const MatmulTileEntry* isa_matmul_gemv(Isa isa, GgmlType weight_type);
 
 // The float kernels of the active ISA (or the best one below it), and one
 // ISA's own; nullptr where there are none (scalar: the backend then uses

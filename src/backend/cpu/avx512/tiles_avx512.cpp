@@ -16,6 +16,7 @@
 // runs only when cpu_features() reports them.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -127,37 +128,38 @@ inline __m512i group_scales_x4(__m128i scales8, int g) {
 }
 
 // The 32-element types' tiles read their activations prepared (kernels.h,
-// PrepareActFn), kQ0Acts rows to a group. Per block, the group holds
-//   qs     kQ0Acts x 32 quants,
-//   start  kQ0Acts x 8 s32: minus offset x the sum of each lane's 4 quants,
+// PrepareActFn), NA rows to a group: 8 for prefill, 1 for decode. Per
+// block, the group holds
+//   qs     NA x 32 quants,
+//   start  NA x 8 s32: minus offset x the sum of each lane's 4 quants,
 //          where each lane's dot product starts (0 for types with a min),
-//   d, s   kQ0Acts floats each: the block's scale, and Q8_1's s (0 for Q8_0),
+//   d      NA floats: the block's scale,
+//   s      8 floats: Q8_1's s (0 for Q8_0, and past NA),
 // so that in the tile an activation block costs loads, not instructions: the
 // lane sums and f16 conversions were redone for every 4 weight rows, about
 // half of a tile's instructions.
-constexpr int kQ0Acts = 8;
-constexpr size_t kQ0ActBlockBytes = kQ0Acts * (32 + 32 + 4 + 4);
-
+template <int NA>
 struct PreparedQ0Block {
-    int8_t qs[kQ0Acts][32];
-    int32_t start[kQ0Acts][8];
-    float d[kQ0Acts];
-    float s[kQ0Acts];
+    int8_t qs[NA][32];
+    int32_t start[NA][8];
+    float d[NA];
+    float s[8];
 };
-static_assert(sizeof(PreparedQ0Block) == kQ0ActBlockBytes);
 
+template <int NA>
 size_t prepared_q0_bytes(int64_t n) {
-    return size_t(n / 32) * kQ0ActBlockBytes;
+    return size_t(n / 32) * sizeof(PreparedQ0Block<NA>);
 }
 
-template <class T>
+template <class T, int NA>
 void prepare_q0(int64_t n, const void* va, size_t as, void* group) {
     using A = typename T::Act;
-    auto* out = static_cast<PreparedQ0Block*>(group);
-    for (int j = 0; j < kQ0Acts; ++j) {
+    auto* out = static_cast<PreparedQ0Block<NA>*>(group);
+    for (int64_t i = 0; i < n / 32; ++i) std::fill(out[i].s, out[i].s + 8, 0.0f);
+    for (int j = 0; j < NA; ++j) {
         const A* row = reinterpret_cast<const A*>(static_cast<const char*>(va) + as * size_t(j));
         for (int64_t i = 0; i < n / 32; ++i) {
-            PreparedQ0Block& b = out[i];
+            PreparedQ0Block<NA>& b = out[i];
             const __m256i av = load32(row[i].qs);
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(b.qs[j]), av);
             __m256i start = _mm256_setzero_si256();
@@ -168,27 +170,22 @@ void prepare_q0(int64_t n, const void* va, size_t as, void* group) {
             }
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(b.start[j]), start);
             b.d[j] = f16(row[i].d);
-            if constexpr (T::kMin) {
-                b.s[j] = f16(row[i].s);
-            } else {
-                b.s[j] = 0;
-            }
+            if constexpr (T::kMin) b.s[j] = f16(row[i].s);
         }
     }
 }
 
-// 4 weight rows x kQ0Acts prepared activation rows, each sum as avx2/'s
+// 4 weight rows x NA prepared activation rows, each sum as avx2/'s
 // vec_dot_q0 sums it. Two weight rows share a 512-bit register (row 2h in
 // the low 8 lanes, 2h + 1 in the high 8) against the activation block in
 // both halves: each lane does what its ymm lane would, on half the
 // instructions. One-chain types add the 4 rows' block sums to 4 float
 // lanes at once.
-template <class T>
+template <class T, int NA>
 void tile_q0(int64_t n, const void* vw, size_t ws, const void* group, size_t, float* out) {
-    constexpr int NA = kQ0Acts;
     using W = typename T::Weight;
     const char* w = static_cast<const char*>(vw);
-    const auto* act = static_cast<const PreparedQ0Block*>(group);
+    const auto* act = static_cast<const PreparedQ0Block<NA>*>(group);
     const T traits;
     __m512 acc2[2][NA];  // [h][j]: weight rows 2h, 2h + 1 against activation row j
     for (auto& r : acc2)
@@ -199,11 +196,12 @@ void tile_q0(int64_t n, const void* vw, size_t ws, const void* group, size_t, fl
     // chain against activation row j, fma(m, s, mins) as vec_dot runs it.
     __m512 mins2[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     for (int64_t i = 0; i < n / 32; ++i) {
-        const PreparedQ0Block& ab = act[i];
+        const PreparedQ0Block<NA>& ab = act[i];
         const W* wb[4];
         __m256i q[4];
         for (int r = 0; r < 4; ++r) {
             wb[r] = reinterpret_cast<const W*>(w + size_t(r) * ws) + i;
+            if constexpr (NA == 1) prefetch_weights(wb[r], sizeof(W));
             q[r] = traits.quants(*wb[r]);
         }
         if constexpr (T::kOneChain) {
@@ -245,7 +243,7 @@ void tile_q0(int64_t n, const void* vw, size_t ws, const void* group, size_t, fl
                                            mins2[h]);
         }
     }
-    alignas(64) float mins[4][NA];
+    alignas(64) float mins[4][8];
     _mm512_store_ps(mins[0], mins2[0]);
     _mm512_store_ps(mins[2], mins2[1]);
     for (int j = 0; j < NA; ++j) {
@@ -574,18 +572,35 @@ void tile_q23_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as,
 }
 
 constexpr int kWide = 6;
+constexpr int kQ0Acts = 8;
+
+// Decode: one activation row against 4 weight rows at a time, two to a
+// register, where vec_dot takes one row at a time at 8 lanes.
+constexpr MatmulTileEntry kAvx512Gemv[] = {
+    {GgmlType::q4_1, tile_q0<Q4_1Tile, 1>, 1, prepare_q0<Q4_1Tile, 1>, prepared_q0_bytes<1>},
+    {GgmlType::q5_0, tile_q0<Q5_0Tile, 1>, 1, prepare_q0<Q5_0Tile, 1>, prepared_q0_bytes<1>},
+    {GgmlType::q5_1, tile_q0<Q5_1Tile, 1>, 1, prepare_q0<Q5_1Tile, 1>, prepared_q0_bytes<1>},
+    {GgmlType::q8_0, tile_q0<Q8_0Tile, 1>, 1, prepare_q0<Q8_0Tile, 1>, prepared_q0_bytes<1>},
+};
+
 constexpr MatmulTileEntry kAvx512Tiles[] = {
     {GgmlType::q4_k, tile_q4_k_4x3},
     {GgmlType::q2_k, tile_q23_k<Q2_KRows, kWide>, kWide},
     {GgmlType::q3_k, tile_q23_k<Q3_KRows, kWide>, kWide},
     {GgmlType::q5_k, tile_q5_k<kWide>, kWide},
     {GgmlType::q6_k, tile_q6_k<kWide>, kWide},
-    {GgmlType::q4_0, tile_q0<Q4_0Tile>, kQ0Acts, prepare_q0<Q4_0Tile>, prepared_q0_bytes},
-    {GgmlType::q4_1, tile_q0<Q4_1Tile>, kQ0Acts, prepare_q0<Q4_1Tile>, prepared_q0_bytes},
-    {GgmlType::q5_0, tile_q0<Q5_0Tile>, kQ0Acts, prepare_q0<Q5_0Tile>, prepared_q0_bytes},
-    {GgmlType::q5_1, tile_q0<Q5_1Tile>, kQ0Acts, prepare_q0<Q5_1Tile>, prepared_q0_bytes},
-    {GgmlType::q8_0, tile_q0<Q8_0Tile>, kQ0Acts, prepare_q0<Q8_0Tile>, prepared_q0_bytes},
-    {GgmlType::iq4_nl, tile_q0<IQ4_NLTile>, kQ0Acts, prepare_q0<IQ4_NLTile>, prepared_q0_bytes},
+    {GgmlType::q4_0, tile_q0<Q4_0Tile, kQ0Acts>, kQ0Acts, prepare_q0<Q4_0Tile, kQ0Acts>,
+     prepared_q0_bytes<kQ0Acts>},
+    {GgmlType::q4_1, tile_q0<Q4_1Tile, kQ0Acts>, kQ0Acts, prepare_q0<Q4_1Tile, kQ0Acts>,
+     prepared_q0_bytes<kQ0Acts>},
+    {GgmlType::q5_0, tile_q0<Q5_0Tile, kQ0Acts>, kQ0Acts, prepare_q0<Q5_0Tile, kQ0Acts>,
+     prepared_q0_bytes<kQ0Acts>},
+    {GgmlType::q5_1, tile_q0<Q5_1Tile, kQ0Acts>, kQ0Acts, prepare_q0<Q5_1Tile, kQ0Acts>,
+     prepared_q0_bytes<kQ0Acts>},
+    {GgmlType::q8_0, tile_q0<Q8_0Tile, kQ0Acts>, kQ0Acts, prepare_q0<Q8_0Tile, kQ0Acts>,
+     prepared_q0_bytes<kQ0Acts>},
+    {GgmlType::iq4_nl, tile_q0<IQ4_NLTile, kQ0Acts>, kQ0Acts, prepare_q0<IQ4_NLTile, kQ0Acts>,
+     prepared_q0_bytes<kQ0Acts>},
 };
 static_assert(kWide <= kMaxTileRows);
 
@@ -593,6 +608,10 @@ static_assert(kWide <= kMaxTileRows);
 
 std::span<const MatmulTileEntry> avx512_tile_table() {
     return kAvx512Tiles;
+}
+
+std::span<const MatmulTileEntry> avx512_gemv_table() {
+    return kAvx512Gemv;
 }
 
 }  // namespace slim::cpu
