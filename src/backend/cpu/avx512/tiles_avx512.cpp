@@ -175,6 +175,33 @@ void prepare_q0(int64_t n, const void* va, size_t as, void* group) {
     }
 }
 
+// The f16 scales of 4 weight blocks as floats, in one conversion: d0..d3
+// for types without a min, d0 m0 d1 m1 .. d3 m3 for those with one (d and m
+// are the blocks' first two halves).
+template <class W>
+inline __m512 block_scales4(const W* const* wb) {
+    __m128i h;
+    if constexpr (requires { wb[0]->m; }) {
+        uint32_t dm[4];
+        for (int r = 0; r < 4; ++r) std::memcpy(&dm[r], wb[r], 4);
+        h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(dm));
+    } else {
+        h = _mm_setr_epi16(short(wb[0]->d), short(wb[1]->d), short(wb[2]->d), short(wb[3]->d), 0, 0,
+                           0, 0);
+    }
+    return _mm512_castps256_ps512(_mm256_cvtph_ps(h));
+}
+
+// Rows r and r + 1's d (or with kMin, m when `min`) from block_scales4, in
+// the low and high 8 lanes.
+template <bool kMin>
+inline __m512 scale_pair(__m512 scales, int r, bool min) {
+    const int stride = kMin ? 2 : 1, first = stride * r + (min ? 1 : 0);
+    const __m512i idx =
+        _mm512_inserti64x4(_mm512_set1_epi32(first), _mm256_set1_epi32(first + stride), 1);
+    return _mm512_permutexvar_ps(idx, scales);
+}
+
 // 4 weight rows x NA prepared activation rows, each sum as avx2/'s
 // vec_dot_q0 sums it. Two weight rows share a 512-bit register (row 2h in
 // the low 8 lanes, 2h + 1 in the high 8) against the activation block in
@@ -219,9 +246,10 @@ void tile_q0(int64_t n, const void* vw, size_t ws, const void* group, size_t, fl
         }
         __m512i qp[2];
         __m512 wd[2];
+        const __m512 dm = block_scales4(wb);
         for (int h = 0; h < 2; ++h) {
             qp[h] = _mm512_inserti64x4(_mm512_castsi256_si512(q[2 * h]), q[2 * h + 1], 1);
-            wd[h] = two_halves(f16(wb[2 * h]->d), f16(wb[2 * h + 1]->d));
+            wd[h] = scale_pair<T::kMin>(dm, 2 * h, false);
         }
         // Token by token, both register pairs: an activation block is live
         // for two products only, which leaves the 16 sums in registers.
@@ -239,8 +267,7 @@ void tile_q0(int64_t n, const void* vw, size_t ws, const void* group, size_t, fl
             const __m512 s = _mm512_castpd_ps(
                 _mm512_broadcast_f64x4(_mm256_loadu_pd(reinterpret_cast<const double*>(ab.s))));
             for (int h = 0; h < 2; ++h)
-                mins2[h] = _mm512_fmadd_ps(two_halves(f16(wb[2 * h]->m), f16(wb[2 * h + 1]->m)), s,
-                                           mins2[h]);
+                mins2[h] = _mm512_fmadd_ps(scale_pair<T::kMin>(dm, 2 * h, true), s, mins2[h]);
         }
     }
     alignas(64) float mins[4][8];
