@@ -295,7 +295,8 @@ std::vector<MemoryRow> bench_memory(const GgufFile& file, Model& model, Profilin
     }
     const GgufTensorInfo* embd = file.find_tensor("token_embd.weight");
     if (embd && file.find_tensor("output.weight") &&
-        !cpu::repack_supported(embd->type, embd->ne[0], embd->n_dims > 1 ? embd->ne[1] : 1)) {
+        !(cpu::repack_supported(embd->type, embd->ne[0], embd->n_dims > 1 ? embd->ne[1] : 1) &&
+          cpu::repacked_kernel(embd->type))) {
         volatile uint8_t sink = 0;
         const long page = sysconf(_SC_PAGESIZE);
         std::span<const uint8_t> data = file.tensor_data(*embd);

@@ -1,9 +1,9 @@
-// The repacked Q4_0 / IQ4_NL layout (backend/cpu/repack.h): the layout
-// round-trips, its scalar reference sums as the scalar vec_dot does, the
-// AVX2 kernels give the reference's results bit for bit (random blocks,
-// extreme quants, odd block and row counts, real rows of the Q4_0 test
-// model), and the CPU backend's matmul and get_rows on a repacked weight give
-// what they give on ggml's rows.
+// The repacked Q4_0 / IQ4_NL / Q8_0 layouts (backend/cpu/repack.h): the
+// layout round-trips, its scalar reference sums as vec_dot does, each ISA's
+// kernels give the reference's results bit for bit (random blocks, extreme
+// quants, odd block and row counts, real rows of the test models), and the
+// CPU backend's matmul and get_rows on a repacked weight give what they give
+// on ggml's rows.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -27,57 +27,66 @@
 namespace slim {
 namespace {
 
-using cpu::BlockQ8_0R;
 using cpu::Isa;
 
 using test::normal_floats;
 
-// n_rows rows of random Q4_0 / IQ4_NL blocks: random nibbles, scales of
-// quantized random rows (so they are realistic f16 values).
+// n_rows rows of random blocks: random quant bytes (nibbles for Q4_0 and
+// IQ4_NL, any int8 for Q8_0), scales of quantized random rows (so they are
+// realistic f16 values).
 std::vector<uint8_t> random_rows(GgmlType type, int64_t n_cols, int64_t n_rows, std::mt19937& rng) {
-    std::vector<uint8_t> rows(tensor_row_bytes(type, n_cols) * size_t(n_rows));
+    const size_t rb = tensor_row_bytes(type, n_cols);
+    std::vector<uint8_t> rows(rb * size_t(n_rows));
     const std::vector<float> x = normal_floats(size_t(n_cols * n_rows), rng);
     for (int64_t r = 0; r < n_rows; ++r)
-        quantize_row_ref(type, x.data() + r * n_cols,
-                         rows.data() + tensor_row_bytes(type, n_cols) * size_t(r), n_cols);
-    auto* blocks = reinterpret_cast<BlockQ4_0*>(rows.data());
+        quantize_row_ref(type, x.data() + r * n_cols, rows.data() + rb * size_t(r), n_cols);
     std::uniform_int_distribution<int> byte(0, 255);
-    for (size_t i = 0; i < rows.size() / sizeof(BlockQ4_0); ++i)
-        for (uint8_t& q : blocks[i].qs) q = uint8_t(byte(rng));
+    for (size_t i = 0; i < rows.size() / (rb / size_t(n_cols / 32)); ++i) {
+        if (type == GgmlType::q8_0) {
+            for (int8_t& q : reinterpret_cast<BlockQ8_0*>(rows.data())[i].qs) q = int8_t(byte(rng));
+        } else {
+            for (uint8_t& q : reinterpret_cast<BlockQ4_0*>(rows.data())[i].qs)
+                q = uint8_t(byte(rng));
+        }
+    }
     return rows;
 }
 
-std::vector<uint8_t> repack(const std::vector<uint8_t>& rows, int64_t n_cols, int64_t n_rows) {
-    std::vector<uint8_t> packed(cpu::repacked_bytes(n_cols, n_rows));
-    cpu::repack_groups(rows.data(), n_cols, 0, n_rows / cpu::kRepackRows, packed.data());
+std::vector<uint8_t> repack(GgmlType type, const std::vector<uint8_t>& rows, int64_t n_cols,
+                            int64_t n_rows) {
+    std::vector<uint8_t> packed(cpu::repacked_bytes(type, n_cols, n_rows));
+    cpu::repack_groups(type, rows.data(), n_cols, 0, n_rows / cpu::repack_rows(type),
+                       packed.data());
     return packed;
 }
 
-// Activation rows, each in both forms: Q8_0 (for vec_dot) and BlockQ8_0R.
+// Activation rows, each in both forms: Q8_0 (for vec_dot) and the repacked
+// kernel's blocks (bytes).
 struct Acts {
     std::vector<BlockQ8_0> q8;
-    std::vector<BlockQ8_0R> r;
+    std::vector<uint8_t> r;
 };
 
 Acts quantize_acts(const std::vector<float>& x, int64_t n_cols, const cpu::RepackedKernel& k) {
     Acts a;
     a.q8.resize(x.size() / 32);
-    a.r.resize(x.size() / 32);
+    a.r.resize(x.size() / 32 * k.act_block_bytes);
     for (size_t row = 0; row < x.size() / size_t(n_cols); ++row) {
         const size_t b = row * size_t(n_cols / 32);
         quantize_row_q8_0_ref(x.data() + row * size_t(n_cols), a.q8.data() + b, n_cols);
-        k.quantize_act(x.data() + row * size_t(n_cols), a.r.data() + b, n_cols);
+        k.quantize_act(x.data() + row * size_t(n_cols), a.r.data() + b * k.act_block_bytes, n_cols);
     }
     return a;
 }
 
 // out[j * n_rows + o] from a repacked kernel over all groups and n_act rows.
 std::vector<float> run_gemm(const cpu::RepackedKernel& k, const std::vector<uint8_t>& packed,
-                            int64_t n_cols, int64_t n_rows, const std::vector<BlockQ8_0R>& a,
+                            int64_t n_cols, int64_t n_rows, const std::vector<uint8_t>& a,
                             int64_t n_act) {
     std::vector<float> y(size_t(n_rows * n_act), -1.0f);
-    k.gemm(n_cols, packed.data(), cpu::repacked_group_bytes(n_cols), n_rows / cpu::kRepackRows,
-           a.data(), size_t(n_cols / 32) * sizeof(BlockQ8_0R), n_act, y.data(), size_t(n_rows));
+    k.gemm(n_cols, packed.data(), cpu::repacked_group_bytes(k.weight, n_cols),
+           n_rows / cpu::repack_rows(k.weight), a.data(), size_t(n_cols / 32) * k.act_block_bytes,
+           n_act, y.data(), size_t(n_rows));
     return y;
 }
 
@@ -91,14 +100,14 @@ TEST_P(Repack, UnpackGivesTheRowsBack) {
     const GgmlType type = GetParam();
     std::mt19937 rng(1);
     for (int64_t n_cols : {32, 96, 640, 1504}) {
-        const int64_t n_rows = 24;
+        const int64_t n_rows = 48;
         const std::vector<uint8_t> rows = random_rows(type, n_cols, n_rows, rng);
-        const std::vector<uint8_t> packed = repack(rows, n_cols, n_rows);
-        EXPECT_EQ(cpu::repacked_group_bytes(n_cols) % 64, 0u);
+        const std::vector<uint8_t> packed = repack(type, rows, n_cols, n_rows);
+        EXPECT_EQ(cpu::repacked_group_bytes(type, n_cols) % 64, 0u);
         const size_t rb = tensor_row_bytes(type, n_cols);
         std::vector<uint8_t> back(rb);
         for (int64_t r = 0; r < n_rows; ++r) {
-            cpu::unpack_row(packed.data(), n_cols, r, back.data());
+            cpu::unpack_row(type, packed.data(), n_cols, r, back.data());
             EXPECT_EQ(std::memcmp(back.data(), rows.data() + rb * size_t(r), rb), 0)
                 << "n_cols " << n_cols << " row " << r;
         }
@@ -107,10 +116,12 @@ TEST_P(Repack, UnpackGivesTheRowsBack) {
 
 TEST_P(Repack, ShapesThatRepack) {
     const GgmlType type = GetParam();
-    EXPECT_TRUE(cpu::repack_supported(type, 64, 16));
-    EXPECT_FALSE(cpu::repack_supported(type, 64, 12));  // not whole groups of 8
-    EXPECT_FALSE(cpu::repack_supported(type, 48, 16));  // not whole blocks
-    EXPECT_FALSE(cpu::repack_supported(GgmlType::q8_0, 64, 16));
+    const int rows = cpu::repack_rows(type);
+    EXPECT_EQ(rows, type == GgmlType::q8_0 ? 16 : 8);
+    EXPECT_TRUE(cpu::repack_supported(type, 64, 2 * rows));
+    EXPECT_FALSE(cpu::repack_supported(type, 64, rows + 4));  // not whole groups
+    EXPECT_FALSE(cpu::repack_supported(type, 48, 2 * rows));  // not whole blocks
+    EXPECT_FALSE(cpu::repack_supported(GgmlType::q4_1, 64, 16));
 }
 
 // The reference on repacked bytes against the scalar vec_dot on ggml's rows
@@ -126,15 +137,19 @@ TEST_P(Repack, ReferenceEqualsVecDot) {
         const std::vector<uint8_t> rows = random_rows(type, n_cols, n_rows, rng);
         const Acts a =
             quantize_acts(normal_floats(size_t(n_cols * n_act), rng), n_cols, reference(type));
-        const std::vector<float> y =
-            run_gemm(reference(type), repack(rows, n_cols, n_rows), n_cols, n_rows, a.r, n_act);
+        const std::vector<float> y = run_gemm(reference(type), repack(type, rows, n_cols, n_rows),
+                                              n_cols, n_rows, a.r, n_act);
         const size_t rb = tensor_row_bytes(type, n_cols);
         for (int64_t j = 0; j < n_act; ++j) {
             const BlockQ8_0* aj = a.q8.data() + j * (n_cols / 32);
             for (int64_t o = 0; o < n_rows; ++o) {
                 const uint8_t* w = rows.data() + rb * size_t(o);
                 const float got = y[size_t(j * n_rows + o)];
-                EXPECT_EQ(got, scalar->vec_dot(n_cols, w, aj)) << "n " << n_cols << " o " << o;
+                // Q8_0's repacked order is the AVX2 vec_dot's 8 lanes, not the
+                // scalar vec_dot's one chain.
+                if (type != GgmlType::q8_0) {
+                    EXPECT_EQ(got, scalar->vec_dot(n_cols, w, aj)) << "n " << n_cols << " o " << o;
+                }
                 if (avx2) {
                     EXPECT_EQ(got, cpu::isa_matmul_kernel(Isa::avx2, type)->vec_dot(n_cols, w, aj))
                         << "n " << n_cols << " o " << o;
@@ -168,11 +183,12 @@ TEST_P(RepackIsa, ActivationBytesEqualReference) {
         const int64_t n = 32 * (1 + trial * 7);
         std::vector<float> x = normal_floats(size_t(n), rng);
         if (trial % 4 == 1) std::fill(x.begin(), x.begin() + 32, 0.0f);  // a zero block
-        std::vector<BlockQ8_0R> got(size_t(n / 32)), want(size_t(n / 32));
+        const size_t bytes = size_t(n / 32) * kernel_->act_block_bytes;
+        ASSERT_EQ(kernel_->act_block_bytes, reference(weight_type()).act_block_bytes);
+        std::vector<uint8_t> got(bytes), want(bytes);
         kernel_->quantize_act(x.data(), got.data(), n);
         reference(weight_type()).quantize_act(x.data(), want.data(), n);
-        ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(BlockQ8_0R)), 0)
-            << "trial " << trial;
+        ASSERT_EQ(got, want) << "trial " << trial;
     }
 }
 
@@ -180,9 +196,9 @@ TEST_P(RepackIsa, GemmEqualsReferenceBitForBit) {
     const GgmlType type = weight_type();
     std::mt19937 rng(4);
     for (int64_t n_cols : {32, 96, 640, 2080}) {
-        for (int64_t n_rows : {8, 24, 32}) {
+        for (int64_t n_rows : {16, 48, 64}) {
             const std::vector<uint8_t> packed =
-                repack(random_rows(type, n_cols, n_rows, rng), n_cols, n_rows);
+                repack(type, random_rows(type, n_cols, n_rows, rng), n_cols, n_rows);
             // 16 and more: AMX's tiles of 16 rows, with and without a rest.
             for (int64_t n_act : {1, 2, 3, 4, 5, 7, 9, 13, 16, 19, 32, 47}) {
                 const Acts a = quantize_acts(normal_floats(size_t(n_cols * n_act), rng), n_cols,
@@ -199,35 +215,38 @@ TEST_P(RepackIsa, GemmEqualsReferenceBitForBit) {
     }
 }
 
-// The largest block sums: every quant at the top of its range against
-// activations of +-127, where Q4_0's 16-bit partial sums are fullest.
+// The largest block sums: every quant byte at the ends of its range (nibbles
+// 0 and 15, Q8_0's -128 and 127) against activations of +-127, where Q4_0's
+// 16-bit partial sums are fullest.
 TEST_P(RepackIsa, ExtremeQuants) {
     const GgmlType type = weight_type();
     const int64_t n_cols = 96, n_rows = 16, n_act = 21;
-    for (uint8_t nibbles : {uint8_t(0x00), uint8_t(0xFF), uint8_t(0x0F)}) {
+    const size_t block_bytes = tensor_row_bytes(type, n_cols) / size_t(n_cols / 32);
+    for (uint8_t quant_byte : {uint8_t(0x00), uint8_t(0xFF), uint8_t(0x0F), uint8_t(0x80)}) {
         std::mt19937 rng(5);
         std::vector<uint8_t> rows = random_rows(type, n_cols, n_rows, rng);
-        auto* blocks = reinterpret_cast<BlockQ4_0*>(rows.data());
-        for (size_t i = 0; i < rows.size() / sizeof(BlockQ4_0); ++i)
-            std::memset(blocks[i].qs, nibbles, sizeof(blocks[i].qs));
-        const std::vector<uint8_t> packed = repack(rows, n_cols, n_rows);
+        for (size_t b = 0; b < rows.size(); b += block_bytes)  // the quants follow the f16 d
+            std::memset(rows.data() + b + 2, quant_byte, block_bytes - 2);
+        const std::vector<uint8_t> packed = repack(type, rows, n_cols, n_rows);
         for (float v : {1.0f, -1.0f}) {
             const std::vector<float> x(size_t(n_cols * n_act), v);
             const Acts a = quantize_acts(x, n_cols, reference(type));
-            ASSERT_EQ(a.r[0].qs[0], v > 0 ? 127 : -127);
+            ASSERT_EQ(a.q8[0].qs[0], v > 0 ? 127 : -127);
             EXPECT_EQ(run_gemm(*kernel_, packed, n_cols, n_rows, a.r, n_act),
                       run_gemm(reference(type), packed, n_cols, n_rows, a.r, n_act))
-                << "nibbles " << int(nibbles) << " activations " << v;
+                << "quant bytes " << int(quant_byte) << " activations " << v;
         }
     }
 }
 
-// Rows of the Q4_0 test model: the first and last 16 of each matrix, repacked,
-// against the AVX2 vec_dot on the file's bytes.
+// Rows of the test models (Q4_0, and Q4_K_M for its Q8_0 matrices): the first and last 16 of each
+// matrix, repacked, against the AVX2 vec_dot on the file's bytes.
 TEST_P(RepackIsa, RealModelRows) {
     const GgmlType type = weight_type();
     constexpr int64_t kRows = 16, kActs = 17;  // AMX's tile and one row past it
-    const std::filesystem::path path = test::models_dir() / "gemma-3-270m-Q4_0.gguf";
+    const std::filesystem::path path =
+        test::models_dir() /
+        (type == GgmlType::q8_0 ? "gemma-3-270m-Q4_K_M.gguf" : "gemma-3-270m-Q4_0.gguf");
     if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is missing";
     const GgufFile file = GgufFile::open(path);
     const cpu::MatmulKernel* vec = cpu::isa_matmul_kernel(Isa::avx2, type);
@@ -244,7 +263,7 @@ TEST_P(RepackIsa, RealModelRows) {
             const std::vector<uint8_t> rows(data.begin() + ptrdiff_t(rb * size_t(first)),
                                             data.begin() + ptrdiff_t(rb * size_t(first + kRows)));
             const std::vector<float> y =
-                run_gemm(*kernel_, repack(rows, n, kRows), n, kRows, a.r, kActs);
+                run_gemm(*kernel_, repack(type, rows, n, kRows), n, kRows, a.r, kActs);
             for (int64_t j = 0; j < kActs; ++j)
                 for (int64_t o = 0; o < kRows; ++o)
                     ASSERT_EQ(
@@ -263,7 +282,7 @@ TEST_P(RepackIsa, RealModelRows) {
 // repacked copy back.
 TEST_P(Repack, BackendMatmulAndGetRows) {
     const GgmlType type = GetParam();
-    const int64_t n_in = 320, n_out = 40;
+    const int64_t n_in = 320, n_out = 48;
     std::mt19937 rng(7);
     const std::vector<uint8_t> wq = random_rows(type, n_in, n_out, rng);
     const size_t rb = tensor_row_bytes(type, n_in);
@@ -301,13 +320,15 @@ TEST_P(Repack, BackendMatmulAndGetRows) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, Repack, ::testing::Values(GgmlType::q4_0, GgmlType::iq4_nl),
+INSTANTIATE_TEST_SUITE_P(Types, Repack,
+                         ::testing::Values(GgmlType::q4_0, GgmlType::iq4_nl, GgmlType::q8_0),
                          [](const auto& p) { return std::string(ggml_type_name(p.param)); });
 INSTANTIATE_TEST_SUITE_P(Kernels, RepackIsa,
                          ::testing::Values(RepackCase{Isa::avx2, GgmlType::q4_0},
                                            RepackCase{Isa::avx2, GgmlType::iq4_nl},
                                            RepackCase{Isa::avx512, GgmlType::q4_0},
                                            RepackCase{Isa::avx512, GgmlType::iq4_nl},
+                                           RepackCase{Isa::avx512, GgmlType::q8_0},
                                            RepackCase{Isa::amx, GgmlType::q4_0},
                                            RepackCase{Isa::amx, GgmlType::iq4_nl}),
                          [](const auto& p) {

@@ -50,10 +50,10 @@ class CpuBackend final : public Backend {
         const size_t row_bytes = tensor_row_bytes(type, n_cols);
         if (!cpu::repack_supported(type, n_cols, n_rows) || !cpu::repacked_kernel(type))
             return Tensor{const_cast<void*>(bytes), type, n_cols, n_rows, row_bytes};
-        void* packed = alloc_bytes(packed_, cpu::repacked_bytes(n_cols, n_rows));
+        void* packed = alloc_bytes(packed_, cpu::repacked_bytes(type, n_cols, n_rows));
         pool_.run([&](int t, int nt) {
-            auto [begin, end] = ThreadPool::split(n_rows / cpu::kRepackRows, t, nt);
-            cpu::repack_groups(bytes, n_cols, begin, end, packed);
+            auto [begin, end] = ThreadPool::split(n_rows / cpu::repack_rows(type), t, nt);
+            cpu::repack_groups(type, bytes, n_cols, begin, end, packed);
         });
         if (where == WeightBytes::file_mapping) release_pages(bytes, row_bytes * size_t(n_rows));
         return Tensor{packed, type, n_cols, n_rows, row_bytes, TensorLayout::backend};
@@ -214,7 +214,7 @@ class CpuBackend final : public Backend {
         for (size_t i = 0; i < ids.size(); ++i) {
             const char* row = static_cast<const char*>(table.data) + table.row_bytes * ids[i];
             if (table.layout == TensorLayout::backend) {
-                cpu::unpack_row(table.data, table.n_cols, ids[i], unpacked.data());
+                cpu::unpack_row(table.type, table.data, table.n_cols, ids[i], unpacked.data());
                 row = unpacked.data();
             }
             dequantize_row(table.type, row, y.row(int64_t(i)), table.n_cols);
@@ -452,7 +452,7 @@ class CpuBackend final : public Backend {
 
 void CpuBackend::matmul_repacked(const Tensor& y, const Tensor& w, const Tensor& x, int64_t n) {
     const cpu::RepackedKernel* k = cpu::repacked_kernel(w.type);
-    const size_t act_row = size_t(w.n_cols / 32) * sizeof(cpu::BlockQ8_0R);
+    const size_t act_row = size_t(w.n_cols / 32) * k->act_block_bytes;
     act_.resize(act_row * size_t(n));
     pool_.run([&](int t, int nt) {
         auto [begin, end] = ThreadPool::split(n, t, nt);
@@ -463,15 +463,16 @@ void CpuBackend::matmul_repacked(const Tensor& y, const Tensor& w, const Tensor&
     // handing it about 256 KiB of them at a time keeps them in L2 while each
     // group passes.
     const int64_t act_block = std::max<int64_t>(4, int64_t((256 << 10) / act_row) / 4 * 4);
-    const size_t group_bytes = cpu::repacked_group_bytes(w.n_cols);
+    const size_t group_bytes = cpu::repacked_group_bytes(w.type, w.n_cols);
+    const int group_rows = cpu::repack_rows(w.type);
     const size_t y_stride = y.row_bytes / sizeof(float);
     pool_.run([&](int t, int nt) {
-        auto [g_begin, g_end] = ThreadPool::split(w.n_rows / cpu::kRepackRows, t, nt);
+        auto [g_begin, g_end] = ThreadPool::split(w.n_rows / group_rows, t, nt);
         if (g_begin == g_end) return;
         const char* wg = static_cast<const char*>(w.data) + group_bytes * size_t(g_begin);
         for (int64_t r0 = 0; r0 < n; r0 += act_block) {
             k->gemm(w.n_cols, wg, group_bytes, g_end - g_begin, act_.data() + act_row * size_t(r0),
-                    act_row, std::min(act_block, n - r0), y.row(r0) + cpu::kRepackRows * g_begin,
+                    act_row, std::min(act_block, n - r0), y.row(r0) + group_rows * g_begin,
                     y_stride);
         }
     });

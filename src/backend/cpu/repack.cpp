@@ -11,6 +11,7 @@
 #include "tensor/blocks.h"
 #include "tensor/fp16.h"
 #include "tensor/quants.h"
+#include "tensor/tensor_type.h"
 
 namespace slim::cpu {
 
@@ -87,52 +88,142 @@ void gemm_ref(int64_t n, const void* w, size_t group_bytes, int64_t n_groups, co
     }
 }
 
+// Q8_0: 16 rows a group, 512 quant bytes and 32 scale bytes per block.
+constexpr size_t kQ8QuantBytes = 512, kQ8ScaleBytes = 32;
+
+const uint8_t* q8_group_scales(const uint8_t* group, int64_t n_cols) {
+    return group + size_t(n_cols / 32) * kQ8QuantBytes;
+}
+
+void quantize_act_q8_ref(const float* x, void* vy, int64_t n) {
+    auto* y = static_cast<BlockQ8_0L*>(vy);
+    std::vector<BlockQ8_0> q(size_t(n / 32));
+    quantize_row_q8_0_ref(x, q.data(), n);
+    for (size_t i = 0; i < q.size(); ++i) {
+        y[i].d = fp16_to_fp32(q[i].d);
+        std::memcpy(y[i].qs, q[i].qs, 32);
+        for (int l = 0; l < 8; ++l) {
+            y[i].start[l] = 0;
+            for (int k = 0; k < 4; ++k) y[i].start[l] -= 128 * q[i].qs[4 * l + k];
+        }
+    }
+}
+
+// Each output as the AVX2 vec_dot sums it: 8 float lanes, lane l a chain
+// over the blocks of fma(d_w * d_a, float(the block's quants 4l..4l+3 dot),
+// lane), the lanes added as hsum_ps adds them.
+void gemm_q8_ref(int64_t n, const void* w, size_t group_bytes, int64_t n_groups, const void* va,
+                 size_t a_stride, int64_t n_act, float* y, size_t y_stride) {
+    for (int64_t g = 0; g < n_groups; ++g) {
+        const uint8_t* group = static_cast<const uint8_t*>(w) + group_bytes * size_t(g);
+        for (int64_t j = 0; j < n_act; ++j) {
+            const auto* a = reinterpret_cast<const BlockQ8_0L*>(static_cast<const char*>(va) +
+                                                                a_stride * size_t(j));
+            for (int r = 0; r < kQ8RepackRows; ++r) {
+                float lanes[8] = {};
+                for (int64_t i = 0; i < n / 32; ++i) {
+                    uint16_t dw;
+                    std::memcpy(&dw, q8_group_scales(group, n) + size_t(i) * kQ8ScaleBytes + 2 * r,
+                                2);
+                    const float d = fp16_to_fp32(dw) * a[i].d;
+                    for (int l = 0; l < 8; ++l) {
+                        int32_t sum = a[i].start[l];
+                        for (int k = 0; k < 4; ++k)
+                            sum += group[size_t(i) * kQ8QuantBytes + 64 * l + 4 * r + k] *
+                                   a[i].qs[4 * l + k];
+                        lanes[l] = std::fma(d, float(sum), lanes[l]);
+                    }
+                }
+                float s[4];
+                for (int l = 0; l < 4; ++l) s[l] = lanes[l] + lanes[l + 4];
+                y[size_t(j) * y_stride + size_t(g) * kQ8RepackRows + size_t(r)] =
+                    (s[0] + s[2]) + (s[1] + s[3]);
+            }
+        }
+    }
+}
+
 constexpr RepackedKernel kReference[] = {
     {GgmlType::q4_0, quantize_act_ref, gemm_ref<GgmlType::q4_0>},
     {GgmlType::iq4_nl, quantize_act_ref, gemm_ref<GgmlType::iq4_nl>},
+    {GgmlType::q8_0, quantize_act_q8_ref, gemm_q8_ref, sizeof(BlockQ8_0L)},
 };
 
 }  // namespace
 
+int repack_rows(GgmlType type) {
+    return type == GgmlType::q8_0 ? kQ8RepackRows : kRepackRows;
+}
+
 bool repack_supported(GgmlType type, int64_t n_cols, int64_t n_rows) {
-    return (type == GgmlType::q4_0 || type == GgmlType::iq4_nl) && n_cols > 0 && n_rows > 0 &&
-           n_cols % 32 == 0 && n_rows % kRepackRows == 0;
+    return (type == GgmlType::q4_0 || type == GgmlType::iq4_nl || type == GgmlType::q8_0) &&
+           n_cols > 0 && n_rows > 0 && n_cols % 32 == 0 && n_rows % repack_rows(type) == 0;
 }
 
-size_t repacked_group_bytes(int64_t n_cols) {
-    const size_t bytes = size_t(n_cols / 32) * (kQuantBytes + kScaleBytes);
-    return (bytes + 63) / 64 * 64;
+size_t repacked_group_bytes(GgmlType type, int64_t n_cols) {
+    const size_t block_bytes =
+        type == GgmlType::q8_0 ? kQ8QuantBytes + kQ8ScaleBytes : kQuantBytes + kScaleBytes;
+    return (size_t(n_cols / 32) * block_bytes + 63) / 64 * 64;
 }
 
-void repack_groups(const void* src, int64_t n_cols, int64_t g_begin, int64_t g_end, void* dst) {
+void repack_groups(GgmlType type, const void* src, int64_t n_cols, int64_t g_begin, int64_t g_end,
+                   void* dst) {
     const int64_t nb = n_cols / 32;
-    const size_t row_bytes = size_t(nb) * sizeof(BlockQ4_0);
-    const size_t group_bytes = repacked_group_bytes(n_cols);
+    const int rows = repack_rows(type);
+    const size_t row_bytes = tensor_row_bytes(type, n_cols);
+    const size_t group_bytes = repacked_group_bytes(type, n_cols);
     for (int64_t g = g_begin; g < g_end; ++g) {
         uint8_t* group = static_cast<uint8_t*>(dst) + group_bytes * size_t(g);
-        for (int r = 0; r < kRepackRows; ++r) {
-            const auto* row = reinterpret_cast<const BlockQ4_0*>(
-                static_cast<const uint8_t*>(src) + row_bytes * size_t(g * kRepackRows + r));
+        std::memset(group, 0, group_bytes);
+        for (int r = 0; r < rows; ++r) {
+            const uint8_t* row =
+                static_cast<const uint8_t*>(src) + row_bytes * size_t(g * rows + r);
+            if (type == GgmlType::q8_0) {
+                const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
+                for (int64_t i = 0; i < nb; ++i) {
+                    uint8_t* qs = group + size_t(i) * kQ8QuantBytes;
+                    for (int e = 0; e < 32; ++e)
+                        qs[64 * (e / 4) + 4 * r + e % 4] = uint8_t(blocks[i].qs[e]) ^ 0x80;
+                    std::memcpy(group + size_t(nb) * kQ8QuantBytes + size_t(i) * kQ8ScaleBytes +
+                                    2 * size_t(r),
+                                &blocks[i].d, 2);
+                }
+                continue;
+            }
+            const auto* blocks = reinterpret_cast<const BlockQ4_0*>(row);
             for (int64_t i = 0; i < nb; ++i) {
                 uint8_t* qs = group + size_t(i) * kQuantBytes;
-                for (int c = 0; c < 4; ++c) std::memcpy(qs + 32 * c + 4 * r, row[i].qs + 4 * c, 4);
+                for (int c = 0; c < 4; ++c)
+                    std::memcpy(qs + 32 * c + 4 * r, blocks[i].qs + 4 * c, 4);
                 std::memcpy(group + scales_offset(n_cols) + size_t(i) * kScaleBytes + 2 * size_t(r),
-                            &row[i].d, 2);
+                            &blocks[i].d, 2);
             }
         }
-        const size_t used = size_t(nb) * (kQuantBytes + kScaleBytes);
-        std::memset(group + used, 0, group_bytes - used);
     }
 }
 
-void unpack_row(const void* repacked, int64_t n_cols, int64_t r, void* dst) {
-    const uint8_t* group =
-        static_cast<const uint8_t*>(repacked) + repacked_group_bytes(n_cols) * size_t(r / 8);
+void unpack_row(GgmlType type, const void* repacked, int64_t n_cols, int64_t r, void* dst) {
+    const int rows = repack_rows(type);
+    const uint8_t* group = static_cast<const uint8_t*>(repacked) +
+                           repacked_group_bytes(type, n_cols) * size_t(r / rows);
+    const int rr = int(r % rows);
+    if (type == GgmlType::q8_0) {
+        auto* out = static_cast<BlockQ8_0*>(dst);
+        for (int64_t i = 0; i < n_cols / 32; ++i) {
+            const uint8_t* qs = group + size_t(i) * kQ8QuantBytes;
+            for (int e = 0; e < 32; ++e)
+                out[i].qs[e] = int8_t(qs[64 * (e / 4) + 4 * rr + e % 4] ^ 0x80);
+            std::memcpy(&out[i].d,
+                        q8_group_scales(group, n_cols) + size_t(i) * kQ8ScaleBytes + 2 * size_t(rr),
+                        2);
+        }
+        return;
+    }
     auto* out = static_cast<BlockQ4_0*>(dst);
     for (int64_t i = 0; i < n_cols / 32; ++i) {
         const uint8_t* qs = group + size_t(i) * kQuantBytes;
-        for (int c = 0; c < 4; ++c) std::memcpy(out[i].qs + 4 * c, qs + 32 * c + 4 * (r % 8), 4);
-        out[i].d = group_scale(group, n_cols, i, int(r % 8));
+        for (int c = 0; c < 4; ++c) std::memcpy(out[i].qs + 4 * c, qs + 32 * c + 4 * rr, 4);
+        out[i].d = group_scale(group, n_cols, i, rr);
     }
 }
 

@@ -1,25 +1,35 @@
-// Q4_0 and IQ4_NL weights repacked at load time into groups of 8 rows, so
-// that one SIMD register holds the same 4 elements of 8 rows and the 8 rows'
-// block sums come out of vertical integer adds, with no horizontal sum per
-// block and row. Everything that knows the layout is here (repack.cpp) and in
-// the kernels (avx2/repack_avx2.cpp).
+// Q4_0, IQ4_NL and Q8_0 weights repacked at load time into groups of rows,
+// so that one SIMD register holds the same 4 elements of several rows and
+// their sums come out of vertical integer adds, with no horizontal sum per
+// block and row. Everything that knows the layouts is here (repack.cpp) and
+// in the kernels (avx2/, avx512/, amx/ repack_*.cpp).
 //
-// Why: llama.cpp's x86 build repacks these types too and sums each output as
-// one float chain over the blocks, acc = fma(float(block sum), d_w * d_a,
-// acc) (DEVELOPERS.md, "Exactness against llama.cpp"). On ggml's row layout
-// that order needs one horizontal integer sum per block per row, which made
-// Q4_0 decode and prefill compute-bound at about half of llama.cpp's speed.
-// Integer block sums are exact in any order, and the chain per output is
-// kept, so the repacked kernels give vec_dot's results bit for bit.
+// Why: llama.cpp's x86 build repacks Q4_0 and IQ4_NL too and sums each
+// output as one float chain over the blocks, acc = fma(float(block sum),
+// d_w * d_a, acc) (DEVELOPERS.md, "Exactness against llama.cpp"). On ggml's
+// row layout that order needs one horizontal integer sum per block per row,
+// which made Q4_0 decode and prefill compute-bound at about half of
+// llama.cpp's speed. Integer block sums are exact in any order, and the chain
+// per output is kept, so the repacked kernels give vec_dot's results bit for
+// bit. Q8_0 keeps vec_dot's order (8 float lanes per row, lane l summing
+// bytes 4l..4l+3 of each block): its layout puts lane l of 16 rows in one
+// register, so decode reads one aligned stream and does a quarter of the
+// row layout's instructions (Qwen2.5-1.5B-shaped Q8_0 decoded at 64% of the
+// memory bandwidth from 4 row streams).
 //
-// Layout of a repacked matrix (n_cols a multiple of 32, n_rows of 8): group
-// g holds rows 8g..8g+7 and starts repacked_group_bytes(n_cols) * g bytes in
-// (a multiple of 64, so 64-byte alignment carries from group to group). In a
-// group, for each of the nb = n_cols / 32 blocks in order, 128 quant bytes:
-// byte 32c + 4r + k is byte 4c + k of row r's qs (c < 4, r < 8, k < 4), so its
-// low nibble is element 4c + k and its high nibble element 16 + 4c + k of
-// the block; then, after all nb of them, the 8 rows' f16 scales of each
-// block, 16 bytes per block; then padding.
+// Layout of a repacked Q4_0/IQ4_NL matrix (n_cols a multiple of 32, n_rows of
+// 8): group g holds rows 8g..8g+7 and starts repacked_group_bytes(type,
+// n_cols) * g bytes in (a multiple of 64, so 64-byte alignment carries from
+// group to group). In a group, for each of the nb = n_cols / 32 blocks in
+// order, 128 quant bytes: byte 32c + 4r + k is byte 4c + k of row r's qs (c
+// < 4, r < 8, k < 4), so its low nibble is element 4c + k and its high
+// nibble element 16 + 4c + k of the block; then, after all nb of them, the 8
+// rows' f16 scales of each block, 16 bytes per block; then padding.
+//
+// Q8_0 (n_rows a multiple of 16): groups of 16 rows; per block 512 quant
+// bytes, byte 64c + 4r + k being row r's quant 4c + k plus 128 (as an
+// unsigned byte: VNNI multiplies unsigned by signed bytes), c < 8; then the
+// 16 rows' f16 scales of each block, 32 bytes per block; then padding.
 #pragma once
 
 #include <cstddef>
@@ -32,24 +42,27 @@
 
 namespace slim::cpu {
 
-constexpr int kRepackRows = 8;
+// Rows per group: kRepackRows for Q4_0 and IQ4_NL, kQ8RepackRows for Q8_0.
+constexpr int kRepackRows = 8, kQ8RepackRows = 16;
+int repack_rows(GgmlType type);
 
 // Whether a weight of this type and shape has a repacked layout (the kernels
 // exist for it on some ISA). Other weights stay in ggml's rows.
 bool repack_supported(GgmlType type, int64_t n_cols, int64_t n_rows);
 
-size_t repacked_group_bytes(int64_t n_cols);
-inline size_t repacked_bytes(int64_t n_cols, int64_t n_rows) {
-    return repacked_group_bytes(n_cols) * size_t(n_rows / kRepackRows);
+size_t repacked_group_bytes(GgmlType type, int64_t n_cols);
+inline size_t repacked_bytes(GgmlType type, int64_t n_cols, int64_t n_rows) {
+    return repacked_group_bytes(type, n_cols) * size_t(n_rows / repack_rows(type));
 }
 
 // Repacks groups [g_begin, g_end) of a matrix in ggml's rows (src) into dst,
 // which holds the whole repacked matrix (so threads can share the work).
-void repack_groups(const void* src, int64_t n_cols, int64_t g_begin, int64_t g_end, void* dst);
+void repack_groups(GgmlType type, const void* src, int64_t n_cols, int64_t g_begin, int64_t g_end,
+                   void* dst);
 
-// Row r of a repacked matrix back in ggml's blocks (n_cols / 32 of them, 18
-// bytes each): for embedding lookups on a repacked tied embedding.
-void unpack_row(const void* repacked, int64_t n_cols, int64_t r, void* dst);
+// Row r of a repacked matrix back in ggml's blocks: for embedding lookups on
+// a repacked tied embedding.
+void unpack_row(GgmlType type, const void* repacked, int64_t n_cols, int64_t r, void* dst);
 
 // An activation block for the repacked kernels: the Q8_0 block the
 // activation quantizer gives (same quants, same f16 scale, as a float) and
@@ -62,18 +75,32 @@ struct BlockQ8_0R {
 };
 static_assert(sizeof(BlockQ8_0R) == 40);
 
-// y[j * y_stride + 8 * g + r] = dot(row 8g + r, activation row j) for the
-// n_groups groups that start at w (group_bytes apart) and the n_act
-// activation rows at a (a_stride bytes apart), n elements each.
+// An activation block for the repacked Q8_0 kernels: the Q8_0 block's
+// quants and scale (as a float), and where each of vec_dot's 8 lanes starts:
+// minus 128 times the sum of the lane's 4 quants, which takes the weights'
+// offset of 128 off.
+struct BlockQ8_0L {
+    float d;
+    int32_t start[8];
+    int8_t qs[32];
+};
+static_assert(sizeof(BlockQ8_0L) == 68);
+
+// y[j * y_stride + R * g + r] = dot(row R * g + r, activation row j) (R the
+// type's rows per group) for the n_groups groups that start at w
+// (group_bytes apart) and the n_act activation rows at a (a_stride bytes
+// apart), n elements each.
 using RepackedGemmFn = void (*)(int64_t n, const void* w, size_t group_bytes, int64_t n_groups,
                                 const void* a, size_t a_stride, int64_t n_act, float* y,
                                 size_t y_stride);
 
 struct RepackedKernel {
     GgmlType weight;
-    // n floats (a multiple of 32) to n / 32 BlockQ8_0R.
+    // n floats (a multiple of 32) to n / 32 activation blocks of
+    // act_block_bytes: BlockQ8_0R for Q4_0 and IQ4_NL, BlockQ8_0L for Q8_0.
     void (*quantize_act)(const float* x, void* y, int64_t n);
     RepackedGemmFn gemm;
+    size_t act_block_bytes = sizeof(BlockQ8_0R);
 };
 
 // The loop of every ISA's RepackedGemmFn: group by group, so a group's
