@@ -182,8 +182,12 @@ void repack_groups(GgmlType type, const void* src, int64_t n_cols, int64_t g_beg
                 const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
                 for (int64_t i = 0; i < nb; ++i) {
                     uint8_t* qs = group + size_t(i) * kQ8QuantBytes;
-                    for (int e = 0; e < 32; ++e)
-                        qs[64 * (e / 4) + 4 * r + e % 4] = uint8_t(blocks[i].qs[e]) ^ 0x80;
+                    for (int c = 0; c < 8; ++c) {
+                        uint32_t quads;
+                        std::memcpy(&quads, blocks[i].qs + 4 * c, 4);
+                        quads ^= 0x80808080u;
+                        std::memcpy(qs + 64 * c + 4 * r, &quads, 4);
+                    }
                     std::memcpy(group + size_t(nb) * kQ8QuantBytes + size_t(i) * kQ8ScaleBytes +
                                     2 * size_t(r),
                                 &blocks[i].d, 2);
