@@ -31,6 +31,12 @@ using cpu::Isa;
 
 using test::normal_floats;
 
+// Where a block's quant bytes start: after the f16 d (and Q4_1's f16 m);
+// Q5_0's 4 bytes of fifth bits count as quant bytes.
+size_t quant_offset(GgmlType type) {
+    return type == GgmlType::q4_1 ? 4 : 2;
+}
+
 // n_rows rows of random blocks: random quant bytes (nibbles for Q4_0 and
 // IQ4_NL, any int8 for Q8_0), scales of quantized random rows (so they are
 // realistic f16 values).
@@ -41,14 +47,9 @@ std::vector<uint8_t> random_rows(GgmlType type, int64_t n_cols, int64_t n_rows, 
     for (int64_t r = 0; r < n_rows; ++r)
         quantize_row_ref(type, x.data() + r * n_cols, rows.data() + rb * size_t(r), n_cols);
     std::uniform_int_distribution<int> byte(0, 255);
-    for (size_t i = 0; i < rows.size() / (rb / size_t(n_cols / 32)); ++i) {
-        if (type == GgmlType::q8_0) {
-            for (int8_t& q : reinterpret_cast<BlockQ8_0*>(rows.data())[i].qs) q = int8_t(byte(rng));
-        } else {
-            for (uint8_t& q : reinterpret_cast<BlockQ4_0*>(rows.data())[i].qs)
-                q = uint8_t(byte(rng));
-        }
-    }
+    const size_t block_bytes = rb / size_t(n_cols / 32), first = quant_offset(type);
+    for (size_t b = 0; b < rows.size(); b += block_bytes)
+        for (size_t k = first; k < block_bytes; ++k) rows[b + k] = uint8_t(byte(rng));
     return rows;
 }
 
@@ -63,17 +64,31 @@ std::vector<uint8_t> repack(GgmlType type, const std::vector<uint8_t>& rows, int
 // Activation rows, each in both forms: Q8_0 (for vec_dot) and the repacked
 // kernel's blocks (bytes).
 struct Acts {
-    std::vector<BlockQ8_0> q8;
+    // For vec_dot: quantized as the reference kernel quantizes (ggml's
+    // reference quantizer for Q4_0/IQ4_NL, the scalar kernel's for the
+    // lane-major types), so both sides multiply the same quants.
+    std::vector<uint8_t> vd;
+    size_t vd_row = 0;
     std::vector<uint8_t> r;
+    const void* vec_dot_row(int64_t j) const { return vd.data() + vd_row * size_t(j); }
 };
 
 Acts quantize_acts(const std::vector<float>& x, int64_t n_cols, const cpu::RepackedKernel& k) {
+    const cpu::MatmulKernel* vec = cpu::scalar_matmul_kernel(k.weight);
     Acts a;
-    a.q8.resize(x.size() / 32);
+    a.vd_row = tensor_row_bytes(vec->act_type, n_cols);
+    a.vd.resize(x.size() / size_t(n_cols) * a.vd_row);
     a.r.resize(x.size() / 32 * k.act_block_bytes);
     for (size_t row = 0; row < x.size() / size_t(n_cols); ++row) {
         const size_t b = row * size_t(n_cols / 32);
-        quantize_row_q8_0_ref(x.data() + row * size_t(n_cols), a.q8.data() + b, n_cols);
+        if (cpu::repack_rows(k.weight) == cpu::kRepackRows) {
+            quantize_row_q8_0_ref(x.data() + row * size_t(n_cols),
+                                  reinterpret_cast<BlockQ8_0*>(a.vd.data() + row * a.vd_row),
+                                  n_cols);
+        } else {
+            vec->quantize_act(x.data() + row * size_t(n_cols), a.vd.data() + row * a.vd_row,
+                              n_cols);
+        }
         k.quantize_act(x.data() + row * size_t(n_cols), a.r.data() + b * k.act_block_bytes, n_cols);
     }
     return a;
@@ -117,11 +132,11 @@ TEST_P(Repack, UnpackGivesTheRowsBack) {
 TEST_P(Repack, ShapesThatRepack) {
     const GgmlType type = GetParam();
     const int rows = cpu::repack_rows(type);
-    EXPECT_EQ(rows, type == GgmlType::q8_0 ? 16 : 8);
+    EXPECT_EQ(rows, type == GgmlType::q4_0 || type == GgmlType::iq4_nl ? 8 : 16);
     EXPECT_TRUE(cpu::repack_supported(type, 64, 2 * rows));
     EXPECT_FALSE(cpu::repack_supported(type, 64, rows + 4));  // not whole groups
     EXPECT_FALSE(cpu::repack_supported(type, 48, 2 * rows));  // not whole blocks
-    EXPECT_FALSE(cpu::repack_supported(GgmlType::q4_1, 64, 16));
+    EXPECT_FALSE(cpu::repack_supported(GgmlType::q5_1, 64, 16));
 }
 
 // The reference on repacked bytes against the scalar vec_dot on ggml's rows
@@ -141,13 +156,13 @@ TEST_P(Repack, ReferenceEqualsVecDot) {
                                               n_cols, n_rows, a.r, n_act);
         const size_t rb = tensor_row_bytes(type, n_cols);
         for (int64_t j = 0; j < n_act; ++j) {
-            const BlockQ8_0* aj = a.q8.data() + j * (n_cols / 32);
+            const void* aj = a.vec_dot_row(j);
             for (int64_t o = 0; o < n_rows; ++o) {
                 const uint8_t* w = rows.data() + rb * size_t(o);
                 const float got = y[size_t(j * n_rows + o)];
-                // Q8_0's repacked order is the AVX2 vec_dot's 8 lanes, not the
-                // scalar vec_dot's one chain.
-                if (type != GgmlType::q8_0) {
+                // The lane-major types' order is the AVX2 vec_dot's 8 lanes,
+                // not the scalar vec_dot's one chain.
+                if (cpu::repack_rows(type) == cpu::kRepackRows) {
                     EXPECT_EQ(got, scalar->vec_dot(n_cols, w, aj)) << "n " << n_cols << " o " << o;
                 }
                 if (avx2) {
@@ -225,13 +240,17 @@ TEST_P(RepackIsa, ExtremeQuants) {
     for (uint8_t quant_byte : {uint8_t(0x00), uint8_t(0xFF), uint8_t(0x0F), uint8_t(0x80)}) {
         std::mt19937 rng(5);
         std::vector<uint8_t> rows = random_rows(type, n_cols, n_rows, rng);
-        for (size_t b = 0; b < rows.size(); b += block_bytes)  // the quants follow the f16 d
-            std::memset(rows.data() + b + 2, quant_byte, block_bytes - 2);
+        const size_t first = quant_offset(type);
+        for (size_t b = 0; b < rows.size(); b += block_bytes)
+            std::memset(rows.data() + b + first, quant_byte, block_bytes - first);
         const std::vector<uint8_t> packed = repack(type, rows, n_cols, n_rows);
         for (float v : {1.0f, -1.0f}) {
             const std::vector<float> x(size_t(n_cols * n_act), v);
             const Acts a = quantize_acts(x, n_cols, reference(type));
-            ASSERT_EQ(a.q8[0].qs[0], v > 0 ? 127 : -127);
+            // The first quant of the first block (Q8_1 has its s before the quants).
+            const size_t qs_at =
+                cpu::scalar_matmul_kernel(type)->act_type == GgmlType::q8_1 ? 4 : 2;
+            ASSERT_EQ(int8_t(a.vd[qs_at]), v > 0 ? 127 : -127);
             EXPECT_EQ(run_gemm(*kernel_, packed, n_cols, n_rows, a.r, n_act),
                       run_gemm(reference(type), packed, n_cols, n_rows, a.r, n_act))
                 << "quant bytes " << int(quant_byte) << " activations " << v;
@@ -245,8 +264,9 @@ TEST_P(RepackIsa, RealModelRows) {
     const GgmlType type = weight_type();
     constexpr int64_t kRows = 16, kActs = 17;  // AMX's tile and one row past it
     const std::filesystem::path path =
-        test::models_dir() /
-        (type == GgmlType::q8_0 ? "gemma-3-270m-Q4_K_M.gguf" : "gemma-3-270m-Q4_0.gguf");
+        test::models_dir() / (type == GgmlType::q4_0   ? "gemma-3-270m-Q4_0.gguf"
+                              : type == GgmlType::q4_1 ? "SmolLM2-135M-Instruct-Q4_1.gguf"
+                                                       : "gemma-3-270m-Q4_K_M.gguf");
     if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is missing";
     const GgufFile file = GgufFile::open(path);
     const cpu::MatmulKernel* vec = cpu::isa_matmul_kernel(Isa::avx2, type);
@@ -266,9 +286,8 @@ TEST_P(RepackIsa, RealModelRows) {
                 run_gemm(*kernel_, repack(type, rows, n, kRows), n, kRows, a.r, kActs);
             for (int64_t j = 0; j < kActs; ++j)
                 for (int64_t o = 0; o < kRows; ++o)
-                    ASSERT_EQ(
-                        y[size_t(j * kRows + o)],
-                        vec->vec_dot(n, rows.data() + rb * size_t(o), &a.q8[size_t(j * n / 32)]))
+                    ASSERT_EQ(y[size_t(j * kRows + o)],
+                              vec->vec_dot(n, rows.data() + rb * size_t(o), a.vec_dot_row(j)))
                         << t.name << " row " << first + o << " act " << j;
             ++checked;
         }
@@ -298,9 +317,9 @@ TEST_P(Repack, BackendMatmulAndGetRows) {
             Tensor y = be->alloc(GgmlType::f32, n_out, n);
             be->upload(x, xf.data(), xf.size() * sizeof(float));
             be->matmul(y, w, x, n);
-            std::vector<BlockQ8_0> a(size_t(n_in / 32));
+            std::vector<uint8_t> a(tensor_row_bytes(k->act_type, n_in));
             for (int64_t r = 0; r < n; ++r) {
-                quantize_row_q8_0_ref(xf.data() + r * n_in, a.data(), n_in);
+                k->quantize_act(xf.data() + r * n_in, a.data(), n_in);
                 for (int64_t o = 0; o < n_out; ++o)
                     ASSERT_EQ(y.row(r)[o], k->vec_dot(n_in, wq.data() + rb * size_t(o), a.data()))
                         << threads << " threads, n " << n << " row " << r << " out " << o;
@@ -321,13 +340,16 @@ TEST_P(Repack, BackendMatmulAndGetRows) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, Repack,
-                         ::testing::Values(GgmlType::q4_0, GgmlType::iq4_nl, GgmlType::q8_0),
+                         ::testing::Values(GgmlType::q4_0, GgmlType::iq4_nl, GgmlType::q4_1,
+                                           GgmlType::q5_0, GgmlType::q8_0),
                          [](const auto& p) { return std::string(ggml_type_name(p.param)); });
 INSTANTIATE_TEST_SUITE_P(Kernels, RepackIsa,
                          ::testing::Values(RepackCase{Isa::avx2, GgmlType::q4_0},
                                            RepackCase{Isa::avx2, GgmlType::iq4_nl},
                                            RepackCase{Isa::avx512, GgmlType::q4_0},
                                            RepackCase{Isa::avx512, GgmlType::iq4_nl},
+                                           RepackCase{Isa::avx512, GgmlType::q4_1},
+                                           RepackCase{Isa::avx512, GgmlType::q5_0},
                                            RepackCase{Isa::avx512, GgmlType::q8_0},
                                            RepackCase{Isa::amx, GgmlType::q4_0},
                                            RepackCase{Isa::amx, GgmlType::iq4_nl}),
@@ -357,10 +379,10 @@ TEST(RepackFile, ReleasedPagesReadBack) {
     Tensor y = be->alloc(GgmlType::f32, t->ne[1], 1);
     be->upload(x, xf.data(), xf.size() * sizeof(float));
     be->matmul(y, w, x, 1);
-    std::vector<BlockQ8_0> a(size_t(t->ne[0] / 32));
-    quantize_row_q8_0_ref(xf.data(), a.data(), t->ne[0]);
-    const size_t rb = tensor_row_bytes(t->type, t->ne[0]);
     const cpu::MatmulKernel* k = cpu::matmul_kernel(t->type);
+    std::vector<uint8_t> a(tensor_row_bytes(k->act_type, t->ne[0]));
+    k->quantize_act(xf.data(), a.data(), t->ne[0]);
+    const size_t rb = tensor_row_bytes(t->type, t->ne[0]);
     for (int64_t o = 0; o < t->ne[1]; ++o)
         ASSERT_EQ(y.row(0)[o], k->vec_dot(t->ne[0], before.data() + rb * size_t(o), a.data()))
             << "out " << o;

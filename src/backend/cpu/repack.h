@@ -1,4 +1,4 @@
-// Q4_0, IQ4_NL and Q8_0 weights repacked at load time into groups of rows,
+// Q4_0, IQ4_NL, Q4_1, Q5_0 and Q8_0 weights repacked at load time into groups of rows,
 // so that one SIMD register holds the same 4 elements of several rows and
 // their sums come out of vertical integer adds, with no horizontal sum per
 // block and row. Everything that knows the layouts is here (repack.cpp) and
@@ -11,11 +11,11 @@
 // which made Q4_0 decode and prefill compute-bound at about half of
 // llama.cpp's speed. Integer block sums are exact in any order, and the chain
 // per output is kept, so the repacked kernels give vec_dot's results bit for
-// bit. Q8_0 keeps vec_dot's order (8 float lanes per row, lane l summing
-// bytes 4l..4l+3 of each block): its layout puts lane l of 16 rows in one
-// register, so decode reads one aligned stream and does a quarter of the
-// row layout's instructions (Qwen2.5-1.5B-shaped Q8_0 decoded at 64% of the
-// memory bandwidth from 4 row streams).
+// bit. Q4_1, Q5_0 and Q8_0 keep vec_dot's order (8 float lanes per row,
+// lane l summing elements 4l..4l+3 of each block): their lane-major layout
+// puts lane l of 16 rows in one register, so decode reads one aligned stream
+// and does a fraction of the row layout's instructions (Qwen2.5-1.5B-shaped
+// Q8_0 decoded at 64% of the memory bandwidth from 4 row streams).
 //
 // Layout of a repacked Q4_0/IQ4_NL matrix (n_cols a multiple of 32, n_rows of
 // 8): group g holds rows 8g..8g+7 and starts repacked_group_bytes(type,
@@ -26,10 +26,17 @@
 // nibble element 16 + 4c + k of the block; then, after all nb of them, the 8
 // rows' f16 scales of each block, 16 bytes per block; then padding.
 //
-// Q8_0 (n_rows a multiple of 16): groups of 16 rows; per block 512 quant
-// bytes, byte 64c + 4r + k being row r's quant 4c + k plus 128 (as an
-// unsigned byte: VNNI multiplies unsigned by signed bytes), c < 8; then the
-// 16 rows' f16 scales of each block, 32 bytes per block; then padding.
+// Lane-major (Q4_1, Q5_0, Q8_0; n_rows a multiple of 16): groups of 16 rows;
+// per block, the quants as unsigned bytes (VNNI multiplies unsigned by
+// signed bytes), byte 64c + 4r + k of a 64-byte register c holding quant
+// 4c + k of row r:
+//   Q8_0: 8 registers, the quant plus 128;
+//   Q4_1, Q5_0: 4 registers of packed bytes, ggml's qs bytes 4c..4c+3 of
+//     each row (low nibbles: lane c, high nibbles: lane 4 + c); Q5_0 then
+//     8 64-bit masks, mask 2c (2c + 1) holding the fifth bits of register
+//     c's low (high) nibbles, bit 4r + k; its quants are q + 16 unsigned;
+// then, after all blocks, per block the 16 rows' f16 d (and for Q4_1 the 16
+// f16 m after them); then padding.
 #pragma once
 
 #include <cstddef>
@@ -42,8 +49,9 @@
 
 namespace slim::cpu {
 
-// Rows per group: kRepackRows for Q4_0 and IQ4_NL, kQ8RepackRows for Q8_0.
-constexpr int kRepackRows = 8, kQ8RepackRows = 16;
+// Rows per group: kRepackRows for Q4_0 and IQ4_NL, kLaneRepackRows for the
+// lane-major types.
+constexpr int kRepackRows = 8, kLaneRepackRows = 16;
 int repack_rows(GgmlType type);
 
 // Whether a weight of this type and shape has a repacked layout (the kernels
@@ -75,16 +83,21 @@ struct BlockQ8_0R {
 };
 static_assert(sizeof(BlockQ8_0R) == 40);
 
-// An activation block for the repacked Q8_0 kernels: the Q8_0 block's
-// quants and scale (as a float), and where each of vec_dot's 8 lanes starts:
-// minus 128 times the sum of the lane's 4 quants, which takes the weights'
-// offset of 128 off.
-struct BlockQ8_0L {
-    float d;
+// An activation block for the lane-major kernels: the Q8_0 (Q8_1 for Q4_1)
+// block's quants, scale and s as floats, and where each of vec_dot's 8
+// lanes starts: minus the weights' offset (128 for Q8_0, 16 for Q5_0, 0 for
+// Q4_1) times the sum of the lane's 4 quants.
+struct BlockQ8L {
+    float d, s;
     int32_t start[8];
     int8_t qs[32];
 };
-static_assert(sizeof(BlockQ8_0L) == 68);
+static_assert(sizeof(BlockQ8L) == 72);
+
+// The lane-major activation blocks of n floats, from the blocks `quantize`
+// (a MatmulKernel's quantize_act for the type) gives: the same bytes.
+void quantize_act_lanes(GgmlType type, void (*quantize)(const float*, void*, int64_t),
+                        const float* x, void* y, int64_t n);
 
 // y[j * y_stride + R * g + r] = dot(row R * g + r, activation row j) (R the
 // type's rows per group) for the n_groups groups that start at w
@@ -97,7 +110,7 @@ using RepackedGemmFn = void (*)(int64_t n, const void* w, size_t group_bytes, in
 struct RepackedKernel {
     GgmlType weight;
     // n floats (a multiple of 32) to n / 32 activation blocks of
-    // act_block_bytes: BlockQ8_0R for Q4_0 and IQ4_NL, BlockQ8_0L for Q8_0.
+    // act_block_bytes: BlockQ8_0R for Q4_0 and IQ4_NL, BlockQ8L for the others.
     void (*quantize_act)(const float* x, void* y, int64_t n);
     RepackedGemmFn gemm;
     size_t act_block_bytes = sizeof(BlockQ8_0R);

@@ -19,6 +19,7 @@
 
 #include <cstring>
 
+#include "backend/cpu/kernels.h"
 #include "backend/cpu/repack.h"
 #include "backend/cpu/x86_simd.h"
 
@@ -101,55 +102,92 @@ void gemm(int64_t n, const void* w, size_t group_bytes, int64_t n_groups, const 
                    });
 }
 
-// Q8_0's activations: quantize_block32's bytes and scale, and each of the
-// 8 lanes' start, minus 128 times the sum of its 4 quants.
-void quantize_row_q8_0l(const float* x, void* vy, int64_t n) {
-    auto* y = static_cast<BlockQ8_0L*>(vy);
-    for (int64_t i = 0; i < n / 32; ++i, x += 32) {
-        float d;
-        const __m256i q = quantize_block32(x, &d);
-        y[i].d = f16(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs), q);
-        const __m256i lane_sums =
-            _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), q);
-        _mm256_storeu_si256(
-            reinterpret_cast<__m256i*>(y[i].start),
-            _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(lane_sums, 7)));
+// The lane-major types (repack.h): per block, the 8 registers of unsigned
+// quants (register c: vec_dot's lane c of 16 rows).
+struct Q8_0Lanes {
+    static constexpr GgmlType kType = GgmlType::q8_0;
+    static constexpr size_t kQuantBytes = 512, kScaleBytes = 32;
+    static void unpack(const uint8_t* q, __m512i* u) {
+        for (int c = 0; c < 8; ++c) u[c] = _mm512_loadu_si512(q + 64 * c);
     }
+};
+
+struct Q4_1Lanes {
+    static constexpr GgmlType kType = GgmlType::q4_1;
+    static constexpr size_t kQuantBytes = 256, kScaleBytes = 64;
+    static void unpack(const uint8_t* q, __m512i* u) {
+        const __m512i m4 = _mm512_set1_epi8(0x0F);
+        for (int c = 0; c < 4; ++c) {
+            const __m512i bits = _mm512_loadu_si512(q + 64 * c);
+            u[c] = _mm512_and_si512(bits, m4);
+            u[c + 4] = _mm512_and_si512(_mm512_srli_epi16(bits, 4), m4);
+        }
+    }
+};
+
+struct Q5_0Lanes {
+    static constexpr GgmlType kType = GgmlType::q5_0;
+    static constexpr size_t kQuantBytes = 320, kScaleBytes = 32;
+    // Q4_1's nibbles plus 16 where the masks after them have the fifth bit.
+    static void unpack(const uint8_t* q, __m512i* u) {
+        Q4_1Lanes::unpack(q, u);
+        const __m512i sixteen = _mm512_set1_epi8(16);
+        uint64_t fifth[8];
+        std::memcpy(fifth, q + 256, sizeof fifth);
+        for (int c = 0; c < 4; ++c) {
+            u[c] = _mm512_mask_add_epi8(u[c], _cvtu64_mask64(fifth[2 * c]), u[c], sixteen);
+            u[c + 4] =
+                _mm512_mask_add_epi8(u[c + 4], _cvtu64_mask64(fifth[2 * c + 1]), u[c + 4], sixteen);
+        }
+    }
+};
+
+template <class T>
+void quantize_lanes(const float* x, void* y, int64_t n) {
+    static const auto quantize = isa_matmul_kernel(Isa::avx2, T::kType)->quantize_act;
+    quantize_act_lanes(T::kType, quantize, x, y, n);
 }
 
-// One Q8_0 group's 16 outputs for NA activation rows. Register c of a block
-// holds vec_dot's lane c (quants 4c..4c+3) of all 16 rows, so acc[j][c]'s
-// lane r is row r's float lane c against activation row j: the same
+// One lane-major group's 16 outputs for NA activation rows: acc[j][c]'s
+// lane r is row r's float lane c against activation row j, the same
 // fma(d_w * d_a, float(lane sum), lane) as vec_dot's, with the activation's
-// 4 quants broadcast from memory. At the end the 8 lanes are added for all
-// 16 rows at once, in hsum_ps's pairing.
-template <int NA>
-void q8_group_dot(int64_t nb, const uint8_t* group, const char* a, size_t a_stride, float* y,
-                  size_t y_stride) {
-    const uint8_t* scales = group + size_t(nb) * 512;
-    const BlockQ8_0L* act[NA];
+// 4 quants and start broadcast from memory. At the end the 8 lanes are
+// added for all 16 rows at once, in hsum_ps's pairing (plus Q4_1's chain of
+// fma(m, s, mins)).
+template <class T, int NA>
+void lane_group_dot(int64_t nb, const uint8_t* group, const char* a, size_t a_stride, float* y,
+                    size_t y_stride) {
+    constexpr bool kMin = T::kType == GgmlType::q4_1;
+    const uint8_t* scales = group + size_t(nb) * T::kQuantBytes;
+    const BlockQ8L* act[NA];
     for (int j = 0; j < NA; ++j)
-        act[j] = reinterpret_cast<const BlockQ8_0L*>(a + a_stride * size_t(j));
-    __m512 acc[NA][8];
-    for (auto& row : acc)
-        for (auto& v : row) v = _mm512_setzero_ps();
+        act[j] = reinterpret_cast<const BlockQ8L*>(a + a_stride * size_t(j));
+    __m512 acc[NA][8], mins[NA];
+    for (int j = 0; j < NA; ++j) {
+        mins[j] = _mm512_setzero_ps();
+        for (auto& v : acc[j]) v = _mm512_setzero_ps();
+    }
     for (int64_t i = 0; i < nb; ++i) {
-        const uint8_t* qs = group + size_t(i) * 512;
-        prefetch_weights(qs, 512);
-        const __m512 wd =
-            _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + 32 * i)));
-        __m512 d[NA];
-        for (int j = 0; j < NA; ++j) d[j] = _mm512_mul_ps(wd, _mm512_set1_ps(act[j][i].d));
-        for (int c = 0; c < 8; ++c) {
-            const __m512i w = _mm512_loadu_si512(qs + 64 * c);
-            for (int j = 0; j < NA; ++j) {
-                const BlockQ8_0L& b = act[j][i];
+        const uint8_t* q = group + size_t(i) * T::kQuantBytes;
+        prefetch_weights(q, T::kQuantBytes);
+        const uint8_t* sc = scales + T::kScaleBytes * size_t(i);
+        const __m512 wd = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc)));
+        __m512i u[8];
+        T::unpack(q, u);
+        for (int j = 0; j < NA; ++j) {
+            const BlockQ8L& b = act[j][i];
+            const __m512 d = _mm512_mul_ps(wd, _mm512_set1_ps(b.d));
+            for (int c = 0; c < 8; ++c) {
                 int32_t quads;
                 std::memcpy(&quads, b.qs + 4 * c, 4);
-                const __m512i p =
-                    _mm512_dpbusd_epi32(_mm512_set1_epi32(b.start[c]), w, _mm512_set1_epi32(quads));
-                acc[j][c] = _mm512_fmadd_ps(d[j], _mm512_cvtepi32_ps(p), acc[j][c]);
+                const __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(b.start[c]), u[c],
+                                                      _mm512_set1_epi32(quads));
+                acc[j][c] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[j][c]);
+            }
+            if constexpr (kMin) {
+                const __m512 m =
+                    _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc + 32)));
+                mins[j] = _mm512_fmadd_ps(m, _mm512_set1_ps(b.s), mins[j]);
             }
         }
     }
@@ -158,33 +196,35 @@ void q8_group_dot(int64_t nb, const uint8_t* group, const char* a, size_t a_stri
             _mm512_add_ps(_mm512_add_ps(acc[j][0], acc[j][4]), _mm512_add_ps(acc[j][2], acc[j][6]));
         const __m512 odd =
             _mm512_add_ps(_mm512_add_ps(acc[j][1], acc[j][5]), _mm512_add_ps(acc[j][3], acc[j][7]));
-        _mm512_storeu_ps(y + y_stride * size_t(j), _mm512_add_ps(even, odd));
+        __m512 sum = _mm512_add_ps(even, odd);
+        if constexpr (kMin) sum = _mm512_add_ps(sum, mins[j]);
+        _mm512_storeu_ps(y + y_stride * size_t(j), sum);
     }
 }
 
-void gemm_q8_0(int64_t n, const void* w, size_t group_bytes, int64_t n_groups, const void* a,
-               size_t a_stride, int64_t n_act, float* y, size_t y_stride) {
+template <class T>
+void gemm_lanes(int64_t n, const void* w, size_t group_bytes, int64_t n_groups, const void* a,
+                size_t a_stride, int64_t n_act, float* y, size_t y_stride) {
     const char* act = static_cast<const char*>(a);
     for (int64_t g = 0; g < n_groups; ++g) {
         const uint8_t* group = static_cast<const uint8_t*>(w) + group_bytes * size_t(g);
-        float* yg = y + kQ8RepackRows * g;
+        float* yg = y + kLaneRepackRows * g;
         int64_t j = 0;
-        for (; j + 3 <= n_act; j += 3)
-            q8_group_dot<3>(n / 32, group, act + a_stride * size_t(j), a_stride,
-                            yg + y_stride * size_t(j), y_stride);
-        if (n_act - j == 2)
-            q8_group_dot<2>(n / 32, group, act + a_stride * size_t(j), a_stride,
-                            yg + y_stride * size_t(j), y_stride);
-        if (n_act - j == 1)
-            q8_group_dot<1>(n / 32, group, act + a_stride * size_t(j), a_stride,
-                            yg + y_stride * size_t(j), y_stride);
+        for (; j + 2 <= n_act; j += 2)
+            lane_group_dot<T, 2>(n / 32, group, act + a_stride * size_t(j), a_stride,
+                                 yg + y_stride * size_t(j), y_stride);
+        if (j < n_act)
+            lane_group_dot<T, 1>(n / 32, group, act + a_stride * size_t(j), a_stride,
+                                 yg + y_stride * size_t(j), y_stride);
     }
 }
 
 constexpr RepackedKernel kAvx512Repacked[] = {
     {GgmlType::q4_0, quantize_row_q8_0r, gemm<Q4_0Repacked>},
     {GgmlType::iq4_nl, quantize_row_q8_0r, gemm<IQ4_NLRepacked>},
-    {GgmlType::q8_0, quantize_row_q8_0l, gemm_q8_0, sizeof(BlockQ8_0L)},
+    {GgmlType::q4_1, quantize_lanes<Q4_1Lanes>, gemm_lanes<Q4_1Lanes>, sizeof(BlockQ8L)},
+    {GgmlType::q5_0, quantize_lanes<Q5_0Lanes>, gemm_lanes<Q5_0Lanes>, sizeof(BlockQ8L)},
+    {GgmlType::q8_0, quantize_lanes<Q8_0Lanes>, gemm_lanes<Q8_0Lanes>, sizeof(BlockQ8L)},
 };
 
 }  // namespace
