@@ -51,10 +51,23 @@ class CpuBackend final : public Backend {
         if (!cpu::repack_supported(type, n_cols, n_rows) || !cpu::repacked_kernel(type))
             return Tensor{const_cast<void*>(bytes), type, n_cols, n_rows, row_bytes};
         void* packed = alloc_bytes(packed_, cpu::repacked_bytes(type, n_cols, n_rows));
+        const int group_rows = cpu::repack_rows(type);
         pool_.run([&](int t, int nt) {
-            auto [begin, end] = ThreadPool::split(n_rows / cpu::repack_rows(type), t, nt);
-            cpu::repack_groups(type, bytes, n_cols, begin, end, packed);
+            auto [begin, end] = ThreadPool::split(n_rows / group_rows, t, nt);
+            // A chunk at a time, its file pages dropped as soon as it is
+            // copied, so that both copies of a large matrix (a tied
+            // embedding: 178 MB in Gemma 3) are never resident at once.
+            constexpr int64_t kChunkGroups = 64;
+            for (int64_t g = begin; g < end; g += kChunkGroups) {
+                const int64_t g_end = std::min(end, g + kChunkGroups);
+                cpu::repack_groups(type, bytes, n_cols, g, g_end, packed);
+                if (where == WeightBytes::file_mapping)
+                    release_pages(
+                        static_cast<const char*>(bytes) + row_bytes * size_t(g * group_rows),
+                        row_bytes * size_t((g_end - g) * group_rows));
+            }
         });
+        // The pages the chunks shared at their ends.
         if (where == WeightBytes::file_mapping) release_pages(bytes, row_bytes * size_t(n_rows));
         return Tensor{packed, type, n_cols, n_rows, row_bytes, TensorLayout::backend};
     }
