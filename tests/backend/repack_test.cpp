@@ -1,4 +1,4 @@
-// The repacked Q4_0 / IQ4_NL / Q8_0 layouts (backend/cpu/repack.h): the
+// The repacked Q4_0 / IQ4_NL / Q4_1 / Q5_0 / Q8_0 layouts (backend/cpu/repack.h): the
 // layout round-trips, its scalar reference sums as vec_dot does, each ISA's
 // kernels give the reference's results bit for bit (random blocks, extreme
 // quants, odd block and row counts, real rows of the test models), and the
@@ -37,8 +37,8 @@ size_t quant_offset(GgmlType type) {
     return type == GgmlType::q4_1 ? 4 : 2;
 }
 
-// n_rows rows of random blocks: random quant bytes (nibbles for Q4_0 and
-// IQ4_NL, any int8 for Q8_0), scales of quantized random rows (so they are
+// n_rows rows of random blocks: random quant bytes (every byte after the
+// scales: nibbles, Q5_0's fifth bits, Q8_0's int8), scales of quantized random rows (so they are
 // realistic f16 values).
 std::vector<uint8_t> random_rows(GgmlType type, int64_t n_cols, int64_t n_rows, std::mt19937& rng) {
     const size_t rb = tensor_row_bytes(type, n_cols);
@@ -61,8 +61,8 @@ std::vector<uint8_t> repack(GgmlType type, const std::vector<uint8_t>& rows, int
     return packed;
 }
 
-// Activation rows, each in both forms: Q8_0 (for vec_dot) and the repacked
-// kernel's blocks (bytes).
+// Activation rows, each in both forms: vec_dot's (Q8_0, or Q8_1 for Q4_1)
+// and the repacked kernel's blocks (bytes).
 struct Acts {
     // For vec_dot: quantized as the reference kernel quantizes (ggml's
     // reference quantizer for Q4_0/IQ4_NL, the scalar kernel's for the
@@ -258,8 +258,9 @@ TEST_P(RepackIsa, ExtremeQuants) {
     }
 }
 
-// Rows of the test models (Q4_0, and Q4_K_M for its Q8_0 matrices): the first and last 16 of each
-// matrix, repacked, against the AVX2 vec_dot on the file's bytes.
+// Rows of the test models (the Q4_0 one, SmolLM2 for Q4_1, Gemma 3 Q4_K_M for its Q5_0 and Q8_0
+// matrices): the first and last 16 of each matrix, repacked, against the AVX2 vec_dot on the file's
+// bytes.
 TEST_P(RepackIsa, RealModelRows) {
     const GgmlType type = weight_type();
     constexpr int64_t kRows = 16, kActs = 17;  // AMX's tile and one row past it

@@ -189,22 +189,21 @@ class CpuBackend final : public Backend {
         for (int64_t r0 = r_begin; r0 < r_end; r0 += act_block) {
             const int64_t r1 = std::min(r_end, r0 + act_block);
             const int64_t r_tiled = tiles ? r0 + (r1 - r0) / TA * TA : r0;
+            // The tile's activations for rows [r, r + TA): prepared, or in place.
+            const auto tile_acts = [&](int64_t r) -> char* {
+                return prepare ? prepared.data() + group_bytes * size_t((r - r0) / TA)
+                               : act_.data() + act_row * r;
+            };
             if (prepare) {
                 for (int64_t r = r0; r < r_tiled; r += TA)
-                    tiles->prepare_act(w.n_cols, act_.data() + act_row * r, act_row,
-                                       prepared.data() + group_bytes * size_t((r - r0) / TA));
+                    tiles->prepare_act(w.n_cols, act_.data() + act_row * r, act_row, tile_acts(r));
             }
             int64_t o = begin;
             for (; tiles && o + TW <= end; o += TW) {
                 const char* wrow = wdata + w.row_bytes * o;
                 for (int64_t r = r0; r < r_tiled; r += TA) {
-                    if (prepare) {
-                        tiles->tile(w.n_cols, wrow, w.row_bytes,
-                                    prepared.data() + group_bytes * size_t((r - r0) / TA), 0, out);
-                    } else {
-                        tiles->tile(w.n_cols, wrow, w.row_bytes, act_.data() + act_row * r, act_row,
-                                    out);
-                    }
+                    tiles->tile(w.n_cols, wrow, w.row_bytes, tile_acts(r), prepare ? 0 : act_row,
+                                out);
                     for (int64_t i = 0; i < TW; ++i)
                         for (int64_t j = 0; j < TA; ++j) y.row(r + j)[o + i] = out[i * TA + j];
                 }

@@ -189,7 +189,6 @@ void quantize_act_lanes(GgmlType type, void (*quantize)(const float*, void*, int
     auto* y = static_cast<BlockQ8L*>(vy);
     const int offset = type == GgmlType::q8_0 ? 128 : type == GgmlType::q5_0 ? 16 : 0;
     for (int64_t i = 0; i < n / 32; ++i) {
-        const int8_t* qs;
         if (type == GgmlType::q4_1) {
             BlockQ8_1 b;
             quantize(x + 32 * i, &b, 32);
@@ -203,13 +202,25 @@ void quantize_act_lanes(GgmlType type, void (*quantize)(const float*, void*, int
             y[i].s = 0;
             std::memcpy(y[i].qs, b.qs, 32);
         }
-        qs = y[i].qs;
+        const int8_t* qs = y[i].qs;
         for (int l = 0; l < 8; ++l)
             y[i].start[l] = -offset * (qs[4 * l] + qs[4 * l + 1] + qs[4 * l + 2] + qs[4 * l + 3]);
     }
 }
 
 namespace {
+
+// Where a lane-major Q5_0 block keeps the fifth bit of quant e (0..31) of
+// row r: quant e is in register (e % 16) / 4, in its low nibbles if e < 16;
+// mask 2c (2c + 1) holds register c's low (high) nibbles, bit 4r + e % 4.
+struct FifthBit {
+    size_t byte;  // from the block's quant bytes
+    int bit;
+};
+FifthBit fifth_bit(int e, int r) {
+    const int mask = 2 * ((e % 16) / 4) + e / 16, bit = 4 * r + e % 4;
+    return {256 + 8 * size_t(mask) + size_t(bit / 8), bit % 8};
+}
 
 // Row r (of 16) of a lane-major group, nb ggml blocks of `row`, into group.
 void repack_lanes(GgmlType type, const uint8_t* row, int64_t nb, int r, uint8_t* group) {
@@ -234,9 +245,8 @@ void repack_lanes(GgmlType type, const uint8_t* row, int64_t nb, int r, uint8_t*
                 uint32_t qh;
                 std::memcpy(&qh, reinterpret_cast<const BlockQ5_0*>(b)->qh, 4);
                 for (int e = 0; e < 32; ++e) {
-                    // Quant e is in register (e % 16) / 4, its low nibbles if e < 16.
-                    const int mask = 2 * ((e % 16) / 4) + e / 16, bit = 4 * r + e % 4;
-                    if ((qh >> e) & 1) q[256 + 8 * mask + bit / 8] |= uint8_t(1 << (bit % 8));
+                    const FifthBit f = fifth_bit(e, r);
+                    if ((qh >> e) & 1) q[f.byte] |= uint8_t(1 << f.bit);
                 }
             }
         }
@@ -266,8 +276,8 @@ void unpack_lanes(GgmlType type, const uint8_t* group, int64_t nb, int r, uint8_
         if (type == GgmlType::q5_0) {
             uint32_t qh = 0;
             for (int e = 0; e < 32; ++e) {
-                const int mask = 2 * ((e % 16) / 4) + e / 16, bit = 4 * r + e % 4;
-                if ((q[256 + 8 * mask + bit / 8] >> (bit % 8)) & 1) qh |= 1u << e;
+                const FifthBit f = fifth_bit(e, r);
+                if ((q[f.byte] >> f.bit) & 1) qh |= 1u << e;
             }
             std::memcpy(reinterpret_cast<BlockQ5_0*>(b)->qh, &qh, 4);
         }

@@ -601,13 +601,19 @@ void tile_q23_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as,
 constexpr int kWide = 6;
 constexpr int kQ0Acts = 8;
 
+// A 32-element type's tile over NA prepared activation rows.
+template <class T, int NA>
+constexpr MatmulTileEntry q0_tile(GgmlType type) {
+    return {type, tile_q0<T, NA>, NA, prepare_q0<T, NA>, prepared_q0_bytes<NA>};
+}
+
 // Decode: one activation row against 4 weight rows at a time, two to a
 // register, where vec_dot takes one row at a time at 8 lanes.
 constexpr MatmulTileEntry kAvx512Gemv[] = {
-    {GgmlType::q4_1, tile_q0<Q4_1Tile, 1>, 1, prepare_q0<Q4_1Tile, 1>, prepared_q0_bytes<1>},
-    {GgmlType::q5_0, tile_q0<Q5_0Tile, 1>, 1, prepare_q0<Q5_0Tile, 1>, prepared_q0_bytes<1>},
-    {GgmlType::q5_1, tile_q0<Q5_1Tile, 1>, 1, prepare_q0<Q5_1Tile, 1>, prepared_q0_bytes<1>},
-    {GgmlType::q8_0, tile_q0<Q8_0Tile, 1>, 1, prepare_q0<Q8_0Tile, 1>, prepared_q0_bytes<1>},
+    q0_tile<Q4_1Tile, 1>(GgmlType::q4_1),
+    q0_tile<Q5_0Tile, 1>(GgmlType::q5_0),
+    q0_tile<Q5_1Tile, 1>(GgmlType::q5_1),
+    q0_tile<Q8_0Tile, 1>(GgmlType::q8_0),
 };
 
 constexpr MatmulTileEntry kAvx512Tiles[] = {
@@ -616,20 +622,14 @@ constexpr MatmulTileEntry kAvx512Tiles[] = {
     {GgmlType::q3_k, tile_q23_k<Q3_KRows, kWide>, kWide},
     {GgmlType::q5_k, tile_q5_k<kWide>, kWide},
     {GgmlType::q6_k, tile_q6_k<kWide>, kWide},
-    {GgmlType::q4_0, tile_q0<Q4_0Tile, kQ0Acts>, kQ0Acts, prepare_q0<Q4_0Tile, kQ0Acts>,
-     prepared_q0_bytes<kQ0Acts>},
-    {GgmlType::q4_1, tile_q0<Q4_1Tile, kQ0Acts>, kQ0Acts, prepare_q0<Q4_1Tile, kQ0Acts>,
-     prepared_q0_bytes<kQ0Acts>},
-    {GgmlType::q5_0, tile_q0<Q5_0Tile, kQ0Acts>, kQ0Acts, prepare_q0<Q5_0Tile, kQ0Acts>,
-     prepared_q0_bytes<kQ0Acts>},
-    {GgmlType::q5_1, tile_q0<Q5_1Tile, kQ0Acts>, kQ0Acts, prepare_q0<Q5_1Tile, kQ0Acts>,
-     prepared_q0_bytes<kQ0Acts>},
-    {GgmlType::q8_0, tile_q0<Q8_0Tile, kQ0Acts>, kQ0Acts, prepare_q0<Q8_0Tile, kQ0Acts>,
-     prepared_q0_bytes<kQ0Acts>},
-    {GgmlType::iq4_nl, tile_q0<IQ4_NLTile, kQ0Acts>, kQ0Acts, prepare_q0<IQ4_NLTile, kQ0Acts>,
-     prepared_q0_bytes<kQ0Acts>},
+    q0_tile<Q4_0Tile, kQ0Acts>(GgmlType::q4_0),
+    q0_tile<Q4_1Tile, kQ0Acts>(GgmlType::q4_1),
+    q0_tile<Q5_0Tile, kQ0Acts>(GgmlType::q5_0),
+    q0_tile<Q5_1Tile, kQ0Acts>(GgmlType::q5_1),
+    q0_tile<Q8_0Tile, kQ0Acts>(GgmlType::q8_0),
+    q0_tile<IQ4_NLTile, kQ0Acts>(GgmlType::iq4_nl),
 };
-static_assert(kWide <= kMaxTileRows);
+static_assert(kWide <= kMaxTileRows && kQ0Acts <= kMaxTileRows);
 
 }  // namespace
 
