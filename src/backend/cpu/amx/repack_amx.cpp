@@ -105,17 +105,6 @@ inline __m512 block_scales(const uint8_t* scales0, const uint8_t* scales1, int64
     return _mm512_cvtph_ps(h);
 }
 
-// Block i's tile product into C tile kC, from A tile kA (its 16 activation
-// rows, read in place) and B tile kB (its unpacked weights in b): tile
-// registers are named by immediates, hence the template.
-template <int kC, int kA, int kB>
-inline void block_product(int64_t i, const BlockQ8_0R* act, size_t a_stride, const int8_t* b) {
-    _tile_zero(kC);
-    _tile_loadd(kA, act[i].qs, a_stride);
-    _tile_loadd(kB, b + kBBytes * i, 64);
-    _tile_dpbssd(kC, kA, kB);
-}
-
 // 16 activation rows (from a, a_stride apart) x the 16 weight rows whose B
 // tiles are in b, nb blocks: the outputs go to y (row m at y + y_stride * m).
 void tile_rows(int64_t nb, const int8_t* b, const uint8_t* scales0, const uint8_t* scales1,
@@ -127,19 +116,32 @@ void tile_rows(int64_t nb, const int8_t* b, const uint8_t* scales0, const uint8_
     const auto scale = [&](int tile_c, int64_t i) {
         scale_block(c[tile_c], block_scales(scales0, scales1, i), act + i, a_stride, acc);
     };
+    // Block i's tile product into C tile 0 (A tile 2, B tile 4). A pair's
+    // odd block uses tiles 1, 3 and 5, written out below: GCC's tile
+    // intrinsics are macros that paste the register number into the
+    // instruction, so it cannot be a parameter.
+    const auto product = [&](int64_t i) {
+        _tile_zero(0);
+        _tile_loadd(2, act[i].qs, a_stride);
+        _tile_loadd(4, b + kBBytes * i, 64);
+        _tile_dpbssd(0, 2, 4);
+    };
     int64_t i = 0;
     // Two blocks per step in separate tiles, so one block's tile product
     // runs while the other's floats are scaled.
     for (; i + 2 <= nb; i += 2) {
-        block_product<0, 2, 4>(i, act, a_stride, b);
-        block_product<1, 3, 5>(i + 1, act, a_stride, b);
+        product(i);
+        _tile_zero(1);
+        _tile_loadd(3, act[i + 1].qs, a_stride);
+        _tile_loadd(5, b + kBBytes * (i + 1), 64);
+        _tile_dpbssd(1, 3, 5);
         _tile_stored(0, c[0], kTileCols * 4);
         scale(0, i);
         _tile_stored(1, c[1], kTileCols * 4);
         scale(1, i + 1);
     }
     if (i < nb) {
-        block_product<0, 2, 4>(i, act, a_stride, b);
+        product(i);
         _tile_stored(0, c[0], kTileCols * 4);
         scale(0, i);
     }
