@@ -91,15 +91,24 @@ enum class WeightBytes {
     file_mapping,
 };
 
+// What a weight is read for. A lookup table (an embedding that is not also
+// the output matrix) has only the looked-up rows read, so a backend keeps it
+// where it is rather than copy all of it.
+enum class WeightUse {
+    matmul,  // multiplied whole (and maybe looked up too: a tied embedding)
+    lookup,  // get_rows only
+};
+
 class Backend {
   public:
     virtual ~Backend() = default;
     virtual std::string name() const = 0;
 
-    // Weights stay where the model file put them (CPU) or are uploaded once
-    // (GPU); the CPU repacks some types for its kernels (cpu/repack.h).
+    // Weights are copied once into the backend's memory (the CPU's huge
+    // pages, repacked for its kernels where cpu/repack.h has a layout; the
+    // GPU's memory), or stay where the model file put them.
     virtual Tensor weight(GgmlType type, int64_t n_cols, int64_t n_rows, const void* bytes,
-                          WeightBytes where) = 0;
+                          WeightBytes where, WeightUse use) = 0;
     // An activation buffer owned by the backend, zeroed; freed with the backend.
     virtual Tensor alloc(GgmlType type, int64_t n_cols, int64_t n_rows) = 0;
     virtual void free(const Tensor& t) = 0;

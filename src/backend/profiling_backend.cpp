@@ -31,8 +31,8 @@ const char* op_kind_name(OpKind kind) {
 }
 
 Tensor ProfilingBackend::weight(GgmlType type, int64_t n_cols, int64_t n_rows, const void* bytes,
-                                WeightBytes where) {
-    return inner_.weight(type, n_cols, n_rows, bytes, where);
+                                WeightBytes where, WeightUse use) {
+    return inner_.weight(type, n_cols, n_rows, bytes, where, use);
 }
 
 Tensor ProfilingBackend::alloc(GgmlType type, int64_t n_cols, int64_t n_rows) {

@@ -54,7 +54,7 @@ class ProfilingBackend final : public Backend {
 
     std::string name() const override { return inner_.name(); }
     Tensor weight(GgmlType type, int64_t n_cols, int64_t n_rows, const void* bytes,
-                  WeightBytes where) override;
+                  WeightBytes where, WeightUse use) override;
     Tensor alloc(GgmlType type, int64_t n_cols, int64_t n_rows) override;
     void free(const Tensor& t) override;
     void upload(const Tensor& dst, const void* src, size_t bytes) override;

@@ -18,7 +18,8 @@ inline void cpu_relax() {
 
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(n_threads < 1 ? 1 : n_threads), next_chunk_(size_t(n_threads_)) {
     workers_.reserve(n_threads_ - 1);
     // Each worker starts from the generation as it is now, read here rather
     // than in the new thread: a run() or a destruction that came before the

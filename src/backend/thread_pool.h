@@ -8,7 +8,9 @@
 // a futex wake per kernel would cost more than the kernels on small models.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -32,6 +34,30 @@ class ThreadPool {
         return {begin, begin + per + (thread < extra ? 1 : 0)};
     }
 
+    // fn(begin, end) on the chunks of [0, n) that are `chunk` items long (the
+    // last may be shorter). Each thread takes the chunks of its own share of
+    // [0, n) (split's) in order, then those left in the other threads'
+    // shares. So a thread that runs slower (its core shared with another
+    // tenant, or its memory stream slowed by the other's) does less instead
+    // of holding every other thread at the end, and until then each thread
+    // reads one contiguous stream, which its prefetches run ahead of.
+    template <class F>
+    void run_chunks(int64_t n, int64_t chunk, F&& fn) {
+        const int64_t n_chunks = (n + chunk - 1) / chunk;
+        for (int t = 0; t < n_threads_; ++t)
+            next_chunk_[size_t(t)].value.store(split(n_chunks, t, n_threads_).first,
+                                               std::memory_order_relaxed);
+        run([&](int t, int nt) {
+            for (int k = 0; k < nt; ++k) {
+                const int owner = (t + k) % nt;
+                const int64_t end = split(n_chunks, owner, nt).second;
+                std::atomic<int64_t>& next = next_chunk_[size_t(owner)].value;
+                for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < end;)
+                    fn(c * chunk, std::min(n, (c + 1) * chunk));
+            }
+        });
+    }
+
   private:
     void worker(int index, uint64_t seen);
 
@@ -41,6 +67,11 @@ class ThreadPool {
     std::atomic<uint64_t> generation_{0};
     std::atomic<int> pending_{0};
     std::atomic<bool> stop_{false};
+    // run_chunks' next chunk in each thread's share, a cache line each.
+    struct alignas(64) ChunkCounter {
+        std::atomic<int64_t> value{0};
+    };
+    std::vector<ChunkCounter> next_chunk_;
 };
 
 }  // namespace slim

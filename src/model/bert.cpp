@@ -76,9 +76,9 @@ class Bert final : public Encoder {
         const EncoderConfig& c = config_;
         const WeightBinder w(file, backend);
         const int64_t e = c.n_embd, f = c.n_ff;
-        tok_embd_ = w.matrix("token_embd.weight", e, c.n_vocab);
-        pos_embd_ = w.matrix("position_embd.weight", e, c.n_ctx_train);
-        const Tensor types = w.matrix("token_types.weight", e, c.n_token_types);
+        tok_embd_ = w.table("token_embd.weight", e, c.n_vocab);
+        pos_embd_ = w.table("position_embd.weight", e, c.n_ctx_train);
+        const Tensor types = w.table("token_types.weight", e, c.n_token_types);
         if (types.type != GgmlType::f32) {
             throw Error(ErrorKind::unsupported, file.path(), "tensor 'token_types.weight'.type",
                         std::nullopt, "F32", std::string(ggml_type_name(types.type)));

@@ -93,8 +93,8 @@ void read_common_config(const HparamReader& hp, ModelConfig& c) {
     c.layer_swa.assign(size_t(c.n_layer), false);
 }
 
-Tensor WeightBinder::bind(const GgufTensorInfo& t, int64_t n_in, int64_t n_out,
-                          bool is_vector) const {
+Tensor WeightBinder::bind(const GgufTensorInfo& t, int64_t n_in, int64_t n_out, bool is_vector,
+                          WeightUse use) const {
     const bool shape_ok = is_vector ? (t.n_dims == 1 && t.ne[0] == n_in)
                                     : (t.n_dims == 2 && t.ne[0] == n_in && t.ne[1] == n_out);
     if (!shape_ok) {
@@ -110,9 +110,9 @@ Tensor WeightBinder::bind(const GgufTensorInfo& t, int64_t n_in, int64_t n_out,
                     std::string(ggml_type_name(t.type)));
     }
     try {
-        return backend_.weight(t.type, t.ne[0], is_vector ? 1 : t.ne[1],
-                               file_.tensor_data(t).data(),
-                               file_.mapped() ? WeightBytes::file_mapping : WeightBytes::caller);
+        return backend_.weight(
+            t.type, t.ne[0], is_vector ? 1 : t.ne[1], file_.tensor_data(t).data(),
+            file_.mapped() ? WeightBytes::file_mapping : WeightBytes::caller, use);
     } catch (const Error& e) {
         throw Error(e.kind(), file_.path(), fmt::format("tensor '{}'.type", t.name), std::nullopt,
                     e.expected(), e.found());
@@ -132,6 +132,12 @@ Tensor WeightBinder::matrix(const std::string& name, int64_t n_in, int64_t n_out
     const GgufTensorInfo* t = file_.find_tensor(name);
     if (!t) throw_missing(file_.path(), name);
     return bind(*t, n_in, n_out, false);
+}
+
+Tensor WeightBinder::table(const std::string& name, int64_t n_in, int64_t n_out) const {
+    const GgufTensorInfo* t = file_.find_tensor(name);
+    if (!t) throw_missing(file_.path(), name);
+    return bind(*t, n_in, n_out, false, WeightUse::lookup);
 }
 
 Tensor WeightBinder::vector(const std::string& name, int64_t n) const {
@@ -192,7 +198,8 @@ BatchView make_batch(std::span<const int32_t> tokens, std::span<const int32_t> s
 }
 
 DecoderEnds::DecoderEnds(const WeightBinder& w, const ModelConfig& c)
-    : tok_embd(w.matrix("token_embd.weight", c.n_embd, c.n_vocab)),
+    : tok_embd(w.has("output.weight") ? w.table("token_embd.weight", c.n_embd, c.n_vocab)
+                                      : w.matrix("token_embd.weight", c.n_embd, c.n_vocab)),
       output_norm(w.vector("output_norm.weight", c.n_embd)),
       output(w.optional_matrix("output.weight", c.n_embd, c.n_vocab).value_or(tok_embd)) {}
 

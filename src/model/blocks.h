@@ -35,6 +35,8 @@ class WeightBinder {
   public:
     WeightBinder(const GgufFile& file, Backend& backend) : file_(file), backend_(backend) {}
     Tensor matrix(const std::string& name, int64_t n_in, int64_t n_out) const;
+    // A matrix read only by row lookups (WeightUse::lookup).
+    Tensor table(const std::string& name, int64_t n_in, int64_t n_out) const;
     Tensor vector(const std::string& name, int64_t n) const;  // must be F32
     std::optional<Tensor> optional_matrix(const std::string& name, int64_t n_in,
                                           int64_t n_out) const;
@@ -42,7 +44,8 @@ class WeightBinder {
     bool has(const std::string& name) const { return file_.find_tensor(name) != nullptr; }
 
   private:
-    Tensor bind(const GgufTensorInfo& t, int64_t n_in, int64_t n_out, bool is_vector) const;
+    Tensor bind(const GgufTensorInfo& t, int64_t n_in, int64_t n_out, bool is_vector,
+                WeightUse use = WeightUse::matmul) const;
     const GgufFile& file_;
     Backend& backend_;
 };

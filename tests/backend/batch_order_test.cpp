@@ -197,7 +197,8 @@ TEST_P(BatchOrder, MatmulSumsEachRowInLlamaCppsOrder) {
     for (int64_t o = 0; o < n_out; ++o)
         quantize_row_ref(type, wf.data() + o * n_in, wq.data() + wrow * size_t(o), n_in);
     auto be = make_cpu_backend({2});
-    const Tensor w = be->weight(type, n_in, n_out, wq.data(), WeightBytes::caller);
+    const Tensor w =
+        be->weight(type, n_in, n_out, wq.data(), WeightBytes::caller, WeightUse::matmul);
     for (int64_t n : {1, 3, 4, 5, 7, 8, 9, 12, 15, 17, 23}) {
         std::vector<float> xf(size_t(n * n_in));
         for (float& v : xf) v = normal(rng);

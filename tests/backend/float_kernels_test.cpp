@@ -200,7 +200,8 @@ TEST(CpuLinear, AgreesWithMatmulPlusBias) {
             std::normal_distribution<float> normal(0.0f, 1.0f);
             const int64_t k = 384, n_out = 1536, n = 45;
             const Weights w = random_weights(type, k, n_out, rng);
-            const Tensor wt = be->weight(type, k, n_out, w.bytes.data(), WeightBytes::caller);
+            const Tensor wt =
+                be->weight(type, k, n_out, w.bytes.data(), WeightBytes::caller, WeightUse::matmul);
             Tensor x = be->alloc(GgmlType::f32, k, n), b = be->alloc(GgmlType::f32, n_out, 1);
             Tensor y1 = be->alloc(GgmlType::f32, n_out, n), y2 = be->alloc(GgmlType::f32, n_out, n);
             for (int64_t i = 0; i < k * n; ++i) x.f32()[i] = normal(rng);

@@ -151,7 +151,8 @@ TEST_P(CpuMatmul, EqualsDoubleProductForEveryRowCount) {
         dequantize_row(type, wq.data() + tensor_row_bytes(type, n_in) * o, wd.data() + o * n_in,
                        n_in);
     auto be = make_cpu_backend({3});
-    const Tensor w = be->weight(type, n_in, n_out, wq.data(), WeightBytes::caller);
+    const Tensor w =
+        be->weight(type, n_in, n_out, wq.data(), WeightBytes::caller, WeightUse::matmul);
     for (int64_t n : {1, 2, 3, 4, 5, 6, 7, 50, 100}) {
         Tensor x = be->alloc(GgmlType::f32, n_in, n);
         Tensor y = be->alloc(GgmlType::f32, n_out, n);

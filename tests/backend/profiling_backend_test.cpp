@@ -14,7 +14,8 @@ TEST(ProfilingBackend, ChargesOpsToTheirKinds) {
     ProfilingBackend p(*cpu);
     const int64_t n_in = 64, n_out = 8;
     std::vector<float> w(size_t(n_in * n_out), 0.5f);
-    Tensor weight = p.weight(GgmlType::f32, n_in, n_out, w.data(), WeightBytes::caller);
+    Tensor weight =
+        p.weight(GgmlType::f32, n_in, n_out, w.data(), WeightBytes::caller, WeightUse::matmul);
     Tensor x = p.alloc(GgmlType::f32, n_in, 4);
     Tensor y = p.alloc(GgmlType::f32, n_out, 4);
     EXPECT_EQ(p.allocated_bytes(), size_t(4 * (n_in + n_out) * 4));

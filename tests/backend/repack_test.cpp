@@ -309,7 +309,8 @@ TEST_P(Repack, BackendMatmulAndGetRows) {
     const cpu::MatmulKernel* k = cpu::matmul_kernel(type);
     for (int threads : {1, 2, 3}) {
         auto be = make_cpu_backend({threads});
-        const Tensor w = be->weight(type, n_in, n_out, wq.data(), WeightBytes::caller);
+        const Tensor w =
+            be->weight(type, n_in, n_out, wq.data(), WeightBytes::caller, WeightUse::matmul);
         EXPECT_EQ(w.layout,
                   cpu::repacked_kernel(type) ? TensorLayout::backend : TensorLayout::rows);
         for (int64_t n : {1, 2, 3, 4, 5, 8, 9, 50}) {
@@ -371,8 +372,8 @@ TEST(RepackFile, ReleasedPagesReadBack) {
     const auto data = file.tensor_data(*t);
     const std::vector<uint8_t> before(data.begin(), data.end());
     auto be = make_cpu_backend({2});
-    const Tensor w =
-        be->weight(t->type, t->ne[0], t->ne[1], data.data(), WeightBytes::file_mapping);
+    const Tensor w = be->weight(t->type, t->ne[0], t->ne[1], data.data(), WeightBytes::file_mapping,
+                                WeightUse::matmul);
     EXPECT_EQ(std::memcmp(before.data(), data.data(), before.size()), 0);
     std::mt19937 rng(8);
     const std::vector<float> xf = normal_floats(size_t(t->ne[0]), rng);

@@ -42,34 +42,45 @@ class CpuBackend final : public Backend {
     }
 
     Tensor weight(GgmlType type, int64_t n_cols, int64_t n_rows, const void* bytes,
-                  WeightBytes where) override {
+                  WeightBytes where, WeightUse use) override {
         if (!cpu::scalar_matmul_kernel(type)) {
             throw Error(ErrorKind::unsupported, "", "weight type", std::nullopt,
                         "a type the CPU backend computes with", std::string(ggml_type_name(type)));
         }
         const size_t row_bytes = tensor_row_bytes(type, n_cols);
-        if (!cpu::repack_supported(type, n_cols, n_rows) || !cpu::repacked_kernel(type))
-            return Tensor{const_cast<void*>(bytes), type, n_cols, n_rows, row_bytes};
-        void* packed = alloc_bytes(packed_, cpu::repacked_bytes(type, n_cols, n_rows));
-        const int group_rows = cpu::repack_rows(type);
+        const Tensor in_place{const_cast<void*>(bytes), type, n_cols, n_rows, row_bytes};
+        if (use == WeightUse::lookup || n_rows == 1) return in_place;
+        // Repacked where a kernel reads a repacked layout; otherwise copied
+        // as it is from the file (onto huge pages: alloc_weight_bytes). A
+        // caller's own memory in ggml's rows is used in place.
+        const bool repack =
+            cpu::repack_supported(type, n_cols, n_rows) && cpu::repacked_kernel(type);
+        if (!repack && where != WeightBytes::file_mapping) return in_place;
+        const int64_t step_rows = repack ? cpu::repack_rows(type) : 1;
+        const size_t step_bytes = row_bytes * size_t(step_rows);
+        char* copy = static_cast<char*>(alloc_weight_bytes(
+            repack ? cpu::repacked_bytes(type, n_cols, n_rows) : row_bytes * size_t(n_rows)));
         pool_.run([&](int t, int nt) {
-            auto [begin, end] = ThreadPool::split(n_rows / group_rows, t, nt);
-            // A chunk at a time, its file pages dropped as soon as it is
-            // copied, so that both copies of a large matrix (a tied
-            // embedding: 178 MB in Gemma 3) are never resident at once.
-            constexpr int64_t kChunkGroups = 64;
-            for (int64_t g = begin; g < end; g += kChunkGroups) {
-                const int64_t g_end = std::min(end, g + kChunkGroups);
-                cpu::repack_groups(type, bytes, n_cols, g, g_end, packed);
+            auto [begin, end] = ThreadPool::split(n_rows / step_rows, t, nt);
+            // About 1 MiB of the file at a time, its pages dropped as soon
+            // as they are copied, so that both copies of a large matrix (a
+            // tied embedding: 178 MB in Gemma 3) are never resident at once.
+            const int64_t chunk = std::max<int64_t>(1, int64_t((1 << 20) / step_bytes));
+            for (int64_t s = begin; s < end; s += chunk) {
+                const int64_t s_end = std::min(end, s + chunk);
+                const char* src = static_cast<const char*>(bytes) + step_bytes * size_t(s);
+                if (repack)
+                    cpu::repack_groups(type, bytes, n_cols, s, s_end, copy);
+                else
+                    std::memcpy(copy + step_bytes * size_t(s), src, step_bytes * size_t(s_end - s));
                 if (where == WeightBytes::file_mapping)
-                    release_pages(
-                        static_cast<const char*>(bytes) + row_bytes * size_t(g * group_rows),
-                        row_bytes * size_t((g_end - g) * group_rows));
+                    release_pages(src, step_bytes * size_t(s_end - s));
             }
         });
         // The pages the chunks shared at their ends.
         if (where == WeightBytes::file_mapping) release_pages(bytes, row_bytes * size_t(n_rows));
-        return Tensor{packed, type, n_cols, n_rows, row_bytes, TensorLayout::backend};
+        return Tensor{copy,   type,      n_cols,
+                      n_rows, row_bytes, repack ? TensorLayout::backend : TensorLayout::rows};
     }
 
     Tensor alloc(GgmlType type, int64_t n_cols, int64_t n_rows) override {
@@ -100,32 +111,28 @@ class CpuBackend final : public Backend {
         if (w.layout == TensorLayout::backend) return matmul_repacked(y, w, x, n);
         const cpu::MatmulKernel* k = cpu::matmul_kernel(w.type);
         const size_t act_row = tensor_row_bytes(k->act_type, w.n_cols);
-        act_.resize(act_row * size_t(n));
-        pool_.run([&](int t, int nt) {
-            auto [begin, end] = ThreadPool::split(n, t, nt);
-            for (int64_t r = begin; r < end; ++r)
-                k->quantize_act(x.row(r), act_.data() + act_row * r, w.n_cols);
-        });
+        quantize_rows(x, n, act_row, w.n_cols, k->quantize_act);
         // llama.cpp sums the first n_batch activation rows in another order
         // than the rest for some weight types (kernels.h, BatchOrder). The
         // tile sums in vec_dot_batch's order where there is one.
         const int64_t n_batch = k->vec_dot_batch ? cpu::batch_order_rows(k->batch_order, n) : 0;
         const cpu::MatmulTileEntry* tiles = cpu::matmul_tiles(w.type);
         const cpu::MatmulTileEntry* gemv = k->vec_dot_batch ? nullptr : cpu::matmul_gemv(w.type);
-        pool_.run([&](int t, int nt) {
-            // Whole tiles of weight rows per thread, so only the matrix's
-            // own last rows are left for the dot products.
-            const int64_t TW = tiles ? tiles->weight_rows : cpu::kTileWeightRows;
-            auto [begin, end] = ThreadPool::split((w.n_rows + TW - 1) / TW, t, nt);
-            begin *= TW;
-            end = std::min(w.n_rows, end * TW);
-            if (n_batch > 0)
-                multiply_rows(tiles, nullptr, k->vec_dot_batch, y, w, act_row, 0, n_batch, begin,
-                              end);
-            if (n_batch < n)
-                multiply_rows(k->vec_dot_batch ? nullptr : tiles, gemv, k->vec_dot, y, w, act_row,
-                              n_batch, n, begin, end);
-        });
+        // Whole tiles of weight rows per chunk, so only the matrix's own
+        // last rows are left for the dot products.
+        const int64_t TW = tiles ? tiles->weight_rows : cpu::kTileWeightRows;
+        const int64_t n_tiles = (w.n_rows + TW - 1) / TW;
+        pool_.run_chunks(n_tiles, matmul_chunk(n_tiles, w.row_bytes * size_t(TW), n, 1),
+                         [&](int64_t begin, int64_t end) {
+                             begin *= TW;
+                             end = std::min(w.n_rows, end * TW);
+                             if (n_batch > 0)
+                                 multiply_rows(tiles, nullptr, k->vec_dot_batch, y, w, act_row, 0,
+                                               n_batch, begin, end);
+                             if (n_batch < n)
+                                 multiply_rows(k->vec_dot_batch ? nullptr : tiles, gemv, k->vec_dot,
+                                               y, w, act_row, n_batch, n, begin, end);
+                         });
     }
 
     void linear(const Tensor& y, const Tensor& w, const Tensor* bias, const Tensor& x,
@@ -380,6 +387,35 @@ class CpuBackend final : public Backend {
         return p;
     }
 
+    // Memory for a weight the backend holds (a copy or a repacked copy of the
+    // file's): weights are laid one after
+    // another in slabs of at least 64 MiB on transparent huge pages, where
+    // the kernel lets a process ask for them (THP "madvise" or "always").
+    // Decode streams every weight once per token, and on 4 KiB pages one
+    // core read 930 MB at 11.7 GB/s, against 13.8 GB/s on huge pages
+    // (bench/bandwidth.c, Sapphire Rapids VM): a TLB miss every 4 KiB stalls
+    // the stream. Slabs rather than one mapping per weight, so the small
+    // matrices get huge pages too. A slab's unused end is never touched, so
+    // it costs address space, not memory.
+    void* alloc_weight_bytes(size_t n) {
+        constexpr size_t kHugePage = size_t(2) << 20, kSlab = size_t(64) << 20;
+        n = (n + 63) / 64 * 64;
+        if (n > slab_left_) {
+            const size_t bytes = (std::max(n, kSlab) + kHugePage - 1) / kHugePage * kHugePage;
+            void* p = std::aligned_alloc(kHugePage, bytes);
+            if (!p) throw std::bad_alloc();
+            packed_.emplace_back(p);
+            // Advice only, before the first touch: if it fails, 4 KiB pages.
+            ::madvise(p, bytes, MADV_HUGEPAGE);
+            slab_next_ = static_cast<char*>(p);
+            slab_left_ = bytes;
+        }
+        void* p = slab_next_;
+        slab_next_ += n;
+        slab_left_ -= n;
+        return p;
+    }
+
     // Drops the pages wholly inside [p, p + n) of a read-only file mapping
     // from the process once their weight is repacked, so the peak RSS does
     // not hold both copies. They are clean file pages: nothing is lost, and
@@ -422,6 +458,36 @@ class CpuBackend final : public Backend {
         for (int64_t i = 0; i < n; ++i) v[i] = w ? v[i] * inv * w[i] : v[i] * inv;
     }
 
+    // The n activation rows of x quantized into act_, act_row bytes each.
+    // Fewer rows than threads are quantized here: a pool run would cost a
+    // wake-up and a barrier per matmul for one thread's work.
+    void quantize_rows(const Tensor& x, int64_t n, size_t act_row, int64_t n_cols,
+                       void (*quantize)(const float*, void*, int64_t)) {
+        act_.resize(act_row * size_t(n));
+        auto rows = [&](int64_t begin, int64_t end) {
+            for (int64_t r = begin; r < end; ++r)
+                quantize(x.row(r), act_.data() + act_row * size_t(r), n_cols);
+        };
+        if (n < pool_.size()) return rows(0, n);
+        pool_.run([&](int t, int nt) {
+            auto [begin, end] = ThreadPool::split(n, t, nt);
+            rows(begin, end);
+        });
+    }
+
+    // Items (weight tiles or groups of item_bytes, in multiples of
+    // `granule`) per chunk of a matmul's weight rows. Decode streams every
+    // weight once, and a static split left one of two threads waiting for
+    // the other for 10% of the time (Qwen2.5-1.5B-shaped Q4_0, Sapphire
+    // Rapids VM): chunks of about 16 KiB, a microsecond or two each,
+    // leave that much at most. Prefill keeps one chunk per thread, as each chunk
+    // prepares its activations again.
+    int64_t matmul_chunk(int64_t n_items, size_t item_bytes, int64_t n_act, int64_t granule) const {
+        int64_t items = (n_items + pool_.size() - 1) / pool_.size();
+        if (n_act <= 4) items = std::min<int64_t>(items, int64_t((16 << 10) / item_bytes));
+        return std::max<int64_t>(1, (items + granule - 1) / granule) * granule;
+    }
+
     template <class F>
     void for_rows(int64_t n, F&& f) {
         if (n == 1) {
@@ -447,7 +513,9 @@ class CpuBackend final : public Backend {
         return t;
     }();
     Buffers buffers_;  // activations, freed one by one
-    Buffers packed_;   // repacked weights, kept for the backend's lifetime
+    Buffers packed_;   // slabs of weights (alloc_weight_bytes), kept for the backend's lifetime
+    char* slab_next_ = nullptr;  // where the last slab's free end starts
+    size_t slab_left_ = 0;
     std::vector<char> act_;
     // linear: each thread's packed weight panel (cpu::FloatGemm)
     struct PanelBuffer {
@@ -465,12 +533,7 @@ class CpuBackend final : public Backend {
 void CpuBackend::matmul_repacked(const Tensor& y, const Tensor& w, const Tensor& x, int64_t n) {
     const cpu::RepackedKernel* k = cpu::repacked_kernel(w.type);
     const size_t act_row = size_t(w.n_cols / 32) * k->act_block_bytes;
-    act_.resize(act_row * size_t(n));
-    pool_.run([&](int t, int nt) {
-        auto [begin, end] = ThreadPool::split(n, t, nt);
-        for (int64_t r = begin; r < end; ++r)
-            k->quantize_act(x.row(r), act_.data() + act_row * size_t(r), w.n_cols);
-    });
+    quantize_rows(x, n, act_row, w.n_cols, k->quantize_act);
     // The kernel runs group by group over the activation rows it is given;
     // handing it about 256 KiB of them at a time keeps them in L2 while each
     // group passes.
@@ -478,16 +541,16 @@ void CpuBackend::matmul_repacked(const Tensor& y, const Tensor& w, const Tensor&
     const size_t group_bytes = cpu::repacked_group_bytes(w.type, w.n_cols);
     const int group_rows = cpu::repack_rows(w.type);
     const size_t y_stride = y.row_bytes / sizeof(float);
-    pool_.run([&](int t, int nt) {
-        auto [g_begin, g_end] = ThreadPool::split(w.n_rows / group_rows, t, nt);
-        if (g_begin == g_end) return;
-        const char* wg = static_cast<const char*>(w.data) + group_bytes * size_t(g_begin);
-        for (int64_t r0 = 0; r0 < n; r0 += act_block) {
-            k->gemm(w.n_cols, wg, group_bytes, g_end - g_begin, act_.data() + act_row * size_t(r0),
-                    act_row, std::min(act_block, n - r0), y.row(r0) + group_rows * g_begin,
-                    y_stride);
-        }
-    });
+    const int64_t n_groups = w.n_rows / group_rows;
+    pool_.run_chunks(
+        n_groups, matmul_chunk(n_groups, group_bytes, n, 2), [&](int64_t g_begin, int64_t g_end) {
+            const char* wg = static_cast<const char*>(w.data) + group_bytes * size_t(g_begin);
+            for (int64_t r0 = 0; r0 < n; r0 += act_block) {
+                k->gemm(w.n_cols, wg, group_bytes, g_end - g_begin,
+                        act_.data() + act_row * size_t(r0), act_row, std::min(act_block, n - r0),
+                        y.row(r0) + group_rows * g_begin, y_stride);
+            }
+        });
 }
 
 // YaRN's ramp between extrapolated and interpolated frequencies (see the
