@@ -26,8 +26,8 @@ single-token decodes of random ids from an empty cache; no sampling):
              where the CPU has it) and installed with `pip install --target DIR`,
              run in a worker process. Decode only: that build dies in its AMX
              path on any batch of more than one token on these VMs.
-  bandwidth  bench/bandwidth.c over a buffer of the model file's size, at T
-             threads (best of 5 runs per round).
+  bandwidth  bench/bandwidth.c over a buffer of the model file's size on
+             transparent huge pages, at T threads (best of 5 runs per round).
 
 Rounds alternate the sides (slim, llama.cpp, llama.cpp native, bandwidth; the
 order rotates each round), so drift on a shared machine hits all alike; every
@@ -233,10 +233,10 @@ def main() -> None:
         return
     threads = [int(t) for t in args.threads.split(",")]
 
-    bw_exe = ROOT / "build/bandwidth"
-    if not bw_exe.exists():
+    bw_exe, bw_src = ROOT / "build/bandwidth", ROOT / "bench/bandwidth.c"
+    if not bw_exe.exists() or bw_exe.stat().st_mtime < bw_src.stat().st_mtime:
         bw_exe.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["cc", "-O2", "-mavx2", "-pthread", str(ROOT / "bench/bandwidth.c"), "-o", str(bw_exe)],
+        subprocess.run(["cc", "-O2", "-mavx2", "-pthread", str(bw_src), "-o", str(bw_exe)],
                        check=True)
     models = [(l, p) for l, p in MODELS if not args.models or any(s in l for s in args.models.split(","))]
     if any(not p.exists() and "bench/" in str(p) for _, p in models):
