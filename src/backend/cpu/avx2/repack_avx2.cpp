@@ -70,7 +70,7 @@ void group_dot(const T& traits, int64_t nb, const uint8_t* group, const char* a,
     for (auto& v : acc) v = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
         const uint8_t* qs = group + size_t(i) * 128;
-        prefetch_weights(qs, 128);
+        prefetch_weights(group + size_t(i) * 144, 144);  // quants and scale
         __m256i sum[NA];
         for (auto& v : sum) v = _mm256_setzero_si256();
         for (int c = 0; c < 4; ++c) {

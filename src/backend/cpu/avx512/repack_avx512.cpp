@@ -62,7 +62,7 @@ void group_dot(const T& traits, int64_t nb, const uint8_t* group, const char* a,
     for (auto& v : acc) v = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
         const uint8_t* qs = group + size_t(i) * 128;
-        prefetch_weights(qs, 128);
+        prefetch_weights(group + size_t(i) * 144, 144);  // quants and scale
         // Chunks 0-1 and 2-3: low nibbles are elements 4c..4c+3 of each
         // row, high nibbles 16 + 4c.. (repack.h).
         __m512i lo[2], hi[2];
@@ -169,7 +169,8 @@ void lane_group_dot(int64_t nb, const uint8_t* group, const char* a, size_t a_st
     }
     for (int64_t i = 0; i < nb; ++i) {
         const uint8_t* q = group + size_t(i) * T::kQuantBytes;
-        prefetch_weights(q, T::kQuantBytes);
+        constexpr size_t kShare = T::kQuantBytes + T::kScaleBytes;  // with its scales
+        prefetch_weights(group + kShare * size_t(i), kShare);
         const uint8_t* sc = scales + T::kScaleBytes * size_t(i);
         const __m512 wd = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc)));
         __m512i u[8];
