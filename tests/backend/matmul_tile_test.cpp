@@ -77,7 +77,8 @@ TEST_P(QuantTile, EqualsVecDotBitForBit) {
         gemv ? cpu::isa_matmul_gemv(isa, type) : cpu::isa_matmul_tiles(isa, type);
     ASSERT_NE(tiles, nullptr);
     const cpu::MatmulKernel* k = cpu::isa_matmul_kernel(Isa::avx2, type);
-    const cpu::VecDotFn dot = k->vec_dot_batch ? k->vec_dot_batch : k->vec_dot;
+    // A gemv serves the rows in vec_dot's order (the rows past a batch order's).
+    const cpu::VecDotFn dot = k->vec_dot_batch && !gemv ? k->vec_dot_batch : k->vec_dot;
     std::mt19937 rng(9);
     for (int64_t blocks : {1, 2, 20, 64}) {
         const int64_t n = blocks * ggml_type_traits(type).block_size;
@@ -123,7 +124,8 @@ std::vector<QuantTileCase> quant_tile_cases() {
     cases.push_back({Isa::avx512, GgmlType::q5_k});
     cases.push_back({Isa::avx512, GgmlType::q6_k});
     cases.push_back({Isa::amx, GgmlType::q4_k});
-    for (GgmlType t : {GgmlType::q4_1, GgmlType::q5_0, GgmlType::q5_1, GgmlType::q8_0})
+    for (GgmlType t :
+         {GgmlType::q4_1, GgmlType::q5_0, GgmlType::q5_1, GgmlType::q8_0, GgmlType::q6_k})
         cases.push_back({Isa::avx512, t, true});
     return cases;
 }

@@ -117,7 +117,7 @@ class CpuBackend final : public Backend {
         // tile sums in vec_dot_batch's order where there is one.
         const int64_t n_batch = k->vec_dot_batch ? cpu::batch_order_rows(k->batch_order, n) : 0;
         const cpu::MatmulTileEntry* tiles = cpu::matmul_tiles(w.type);
-        const cpu::MatmulTileEntry* gemv = k->vec_dot_batch ? nullptr : cpu::matmul_gemv(w.type);
+        const cpu::MatmulTileEntry* gemv = cpu::matmul_gemv(w.type);  // vec_dot's order
         // Whole tiles of weight rows per chunk, so only the matrix's own
         // last rows are left for the dot products.
         const int64_t TW = tiles ? tiles->weight_rows : cpu::kTileWeightRows;

@@ -377,8 +377,15 @@ void tile_q4_k_4x3(int64_t n, const void* vw, size_t ws, const void* va, size_t 
 // high bits from qh shifted per half), vpmaddubsw against the 64 matching
 // activation bytes, and vpdpwssd applying the 16-element groups' scales while
 // it accumulates. 6 activation rows per tile.
-template <int NA>
+//
+// With kVecDotOrder (decode: NA = 1), the order is vec_dot's instead: folded,
+// the 8 lanes of a block's sum are vec_dot's 8 lanes (lane l: bytes 4l..4l+3
+// of every chunk, less its share of the offset), each row keeps 8 float
+// lanes, acc = fma(a.d * d, float(lane sum), acc), added up by hsum_ps at
+// the end. Two chunks per instruction is half of vec_dot's work per block.
+template <int NA, bool kVecDotOrder = false>
 void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, float* out) {
+    static_assert(!kVecDotOrder || NA == 1);
     const char* w = static_cast<const char*>(vw);
     const char* a = static_cast<const char*>(va);
     const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
@@ -387,6 +394,8 @@ void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
     const __m512i qh_shift[2] = {two_halves_i16(0, 2), two_halves_i16(4, 6)};
     __m128 acc[NA];
     for (int j = 0; j < NA; ++j) acc[j] = _mm_setzero_ps();
+    __m256 row_lanes[4];  // kVecDotOrder: each row's 8 float lanes
+    for (auto& v : row_lanes) v = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const BlockQ8_K* ab[NA];
         for (int j = 0; j < NA; ++j)
@@ -395,6 +404,7 @@ void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
         __m256i sums[NA][4];  // [j][r]: 8 lanes summing to the exact integer block sum
         for (int r = 0; r < 4; ++r) {
             wb[r] = reinterpret_cast<const BlockQ6_K*>(w + size_t(r) * ws) + i;
+            if constexpr (kVecDotOrder) prefetch_weights(wb[r], sizeof(BlockQ6_K));
             const __m128i scales8 =
                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb[r]->scales));
             const __m256i scales16 = _mm256_cvtepi8_epi16(scales8);
@@ -424,9 +434,19 @@ void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
             }
             for (int j = 0; j < NA; ++j) sums[j][r] = fold_halves(sumi[j]);
         }
-        tiled_q6_k_step<NA>(wb, ab, sums, acc);
+        if constexpr (kVecDotOrder) {
+            for (int r = 0; r < 4; ++r)
+                row_lanes[r] = _mm256_fmadd_ps(_mm256_set1_ps(ab[0]->d * f16(wb[r]->d)),
+                                               _mm256_cvtepi32_ps(sums[0][r]), row_lanes[r]);
+        } else {
+            tiled_q6_k_step<NA>(wb, ab, sums, acc);
+        }
     }
-    store_row_lanes<NA>(acc, out);
+    if constexpr (kVecDotOrder) {
+        for (int r = 0; r < 4; ++r) out[r] = hsum_ps(row_lanes[r]);
+    } else {
+        store_row_lanes<NA>(acc, out);
+    }
 }
 
 // Q5_K in the tiled order (avx2/tiles_k_avx2.cpp's tile_q5_k_4x3, from
@@ -607,13 +627,13 @@ constexpr MatmulTileEntry q0_tile(GgmlType type) {
     return {type, tile_q0<T, NA>, NA, prepare_q0<T, NA>, prepared_q0_bytes<NA>};
 }
 
-// Decode: one activation row against 4 weight rows at a time, two to a
-// register, where vec_dot takes one row at a time at 8 lanes.
+// Decode: one activation row against 4 weight rows at a time, in vec_dot's
+// order (two rows to a register, or for Q6_K two chunks), where vec_dot
+// takes one row at a time at 8 lanes.
 constexpr MatmulTileEntry kAvx512Gemv[] = {
-    q0_tile<Q4_1Tile, 1>(GgmlType::q4_1),
-    q0_tile<Q5_0Tile, 1>(GgmlType::q5_0),
-    q0_tile<Q5_1Tile, 1>(GgmlType::q5_1),
-    q0_tile<Q8_0Tile, 1>(GgmlType::q8_0),
+    q0_tile<Q4_1Tile, 1>(GgmlType::q4_1),    q0_tile<Q5_0Tile, 1>(GgmlType::q5_0),
+    q0_tile<Q5_1Tile, 1>(GgmlType::q5_1),    q0_tile<Q8_0Tile, 1>(GgmlType::q8_0),
+    {GgmlType::q6_k, tile_q6_k<1, true>, 1},
 };
 
 constexpr MatmulTileEntry kAvx512Tiles[] = {
