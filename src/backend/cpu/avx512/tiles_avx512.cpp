@@ -392,6 +392,14 @@ void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
     // Per 16-bit lane, the right shift of qh that gives chunk 2p's (low
     // half) and 2p + 1's (high half) two high bits.
     const __m512i qh_shift[2] = {two_halves_i16(0, 2), two_halves_i16(4, 6)};
+    // group_scales_x4's lanes as one vpermw of the 16 widened scales: 16-bit
+    // lane m of chunk pair c (= 2h + p) takes scale 4c + m / 8.
+    __m512i scale_index[4];
+    for (int c = 0; c < 4; ++c) {
+        alignas(64) int16_t idx[32];
+        for (int m = 0; m < 32; ++m) idx[m] = int16_t(4 * c + m / 8);
+        scale_index[c] = _mm512_load_si512(idx);
+    }
     __m128 acc[NA];
     for (int j = 0; j < NA; ++j) acc[j] = _mm_setzero_ps();
     __m256 row_lanes[4];  // kVecDotOrder: each row's 8 float lanes
@@ -425,7 +433,8 @@ void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
                     const __m512i high = _mm512_slli_epi16(
                         _mm512_and_si512(_mm512_srlv_epi16(qh, qh_shift[p]), m2), 4);
                     const __m512i q = _mm512_or_si512(low[p], high);
-                    const __m512i sc = group_scales_x4(scales8, 8 * h + 4 * p);
+                    const __m512i sc = _mm512_permutexvar_epi16(scale_index[2 * h + p],
+                                                                _mm512_castsi256_si512(scales16));
                     for (int j = 0; j < NA; ++j) {
                         const __m512i av = _mm512_loadu_si512(ab[j]->qs + 128 * h + 64 * p);
                         sumi[j] = _mm512_dpwssd_epi32(sumi[j], _mm512_maddubs_epi16(q, av), sc);
