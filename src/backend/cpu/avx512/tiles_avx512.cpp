@@ -388,10 +388,13 @@ void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
     static_assert(!kVecDotOrder || NA == 1);
     const char* w = static_cast<const char*>(vw);
     const char* a = static_cast<const char*>(va);
-    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
-    // Per 16-bit lane, the right shift of qh that gives chunk 2p's (low
-    // half) and 2p + 1's (high half) two high bits.
-    const __m512i qh_shift[2] = {two_halves_i16(0, 2), two_halves_i16(4, 6)};
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    // Chunk c's two high bits are bits 2c, 2c + 1 of each qh byte; shifted to
+    // bits 4-5 (chunks 2p in the low half, 2p + 1 in the high half): left by
+    // 4 and 2 for p = 0, right by 0 and 2 for p = 1. Bits that cross into
+    // the other byte of a 16-bit lane land outside 0x30 of it.
+    const __m512i qh_left = two_halves_i16(4, 2), qh_right = two_halves_i16(0, 2);
+    const __m512i m30 = _mm512_set1_epi8(0x30);
     // group_scales_x4's lanes as one vpermw of the 16 widened scales: 16-bit
     // lane m of chunk pair c (= 2h + p) takes scale 4c + m / 8.
     __m512i scale_index[4];
@@ -430,9 +433,10 @@ void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* va, size_t as, 
                 const __m512i low[2] = {_mm512_and_si512(ql, m4),
                                         _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4)};
                 for (int p = 0; p < 2; ++p) {  // chunks 2p and 2p + 1 of this half
-                    const __m512i high = _mm512_slli_epi16(
-                        _mm512_and_si512(_mm512_srlv_epi16(qh, qh_shift[p]), m2), 4);
-                    const __m512i q = _mm512_or_si512(low[p], high);
+                    const __m512i high =
+                        p == 0 ? _mm512_sllv_epi16(qh, qh_left) : _mm512_srlv_epi16(qh, qh_right);
+                    // low | (high & 0x30) in one instruction.
+                    const __m512i q = _mm512_ternarylogic_epi32(low[p], high, m30, 0xF8);
                     const __m512i sc = _mm512_permutexvar_epi16(scale_index[2 * h + p],
                                                                 _mm512_castsi256_si512(scales16));
                     for (int j = 0; j < NA; ++j) {
