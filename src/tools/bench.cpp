@@ -17,7 +17,6 @@
 #include <numeric>
 #include <random>
 
-#include "backend/cpu/repack.h"
 #include "format/error.h"
 #include "runtime/sampler.h"
 
@@ -283,9 +282,10 @@ std::vector<MemoryRow> bench_memory(const GgufFile& file, Model& model, Profilin
 
     // The weights become resident: one forward (which also allocates the
     // logits buffer) reads every matrix, and one read per page of an untied
-    // token embedding brings in the rows a forward never looks up. Only that
-    // tensor's pages are read: the file pages of a weight the backend
-    // repacked at load were released (its copy is what counts), and reading
+    // token embedding brings in the rows a forward never looks up (a lookup
+    // table stays in the file mapping: WeightUse::lookup). Only that
+    // tensor's pages are read: the file pages of the weights the backend
+    // copied at load were released (its copy is what counts), and reading
     // them back would count such a weight twice.
     {
         ScopedCache small(profiler, c, 1);
@@ -294,9 +294,7 @@ std::vector<MemoryRow> bench_memory(const GgufFile& file, Model& model, Profilin
         model.forward(std::span<const int32_t>(&token, 1), small.get(), logits, false);
     }
     const GgufTensorInfo* embd = file.find_tensor("token_embd.weight");
-    if (embd && file.find_tensor("output.weight") &&
-        !(cpu::repack_supported(embd->type, embd->ne[0], embd->n_dims > 1 ? embd->ne[1] : 1) &&
-          cpu::repacked_kernel(embd->type))) {
+    if (embd && file.find_tensor("output.weight")) {
         volatile uint8_t sink = 0;
         const long page = sysconf(_SC_PAGESIZE);
         std::span<const uint8_t> data = file.tensor_data(*embd);
