@@ -60,4 +60,14 @@ bool isa_supported(Isa isa, const CpuFeatures& f);
 // level or one this CPU cannot run.
 Isa active_isa();
 
+// The first non-null lookup(isa) from the active ISA down to `lowest`: how
+// every kernel table falls back, one level at a time, for a type it lacks
+// (as ggml's arch-fallback.h does).
+template <class Lookup>
+auto at_active_isa_or_below(Isa lowest, Lookup&& lookup) -> decltype(lookup(lowest)) {
+    for (int level = int(active_isa()); level >= int(lowest); --level)
+        if (auto found = lookup(Isa(level))) return found;
+    return nullptr;
+}
+
 }  // namespace slim::cpu

@@ -32,11 +32,8 @@ const MatmulKernel* scalar_matmul_kernel(GgmlType weight_type) {
 }
 
 const MatmulKernel* matmul_kernel(GgmlType weight_type) {
-    const Isa active = active_isa();
-    for (int level = int(active); level >= int(Isa::scalar); --level) {
-        if (const MatmulKernel* k = isa_matmul_kernel(Isa(level), weight_type)) return k;
-    }
-    return nullptr;
+    return at_active_isa_or_below(Isa::scalar,
+                                  [&](Isa isa) { return isa_matmul_kernel(isa, weight_type); });
 }
 
 const MatmulTileEntry* isa_matmul_tiles(Isa isa, GgmlType weight_type) {
@@ -56,10 +53,8 @@ const MatmulTileEntry* isa_matmul_tiles(Isa isa, GgmlType weight_type) {
 }
 
 const MatmulTileEntry* matmul_tiles(GgmlType weight_type) {
-    for (int level = int(active_isa()); level > int(Isa::scalar); --level) {
-        if (const MatmulTileEntry* e = isa_matmul_tiles(Isa(level), weight_type)) return e;
-    }
-    return nullptr;
+    return at_active_isa_or_below(Isa::avx2,
+                                  [&](Isa isa) { return isa_matmul_tiles(isa, weight_type); });
 }
 
 const MatmulTileEntry* isa_matmul_gemv(Isa isa, GgmlType weight_type) {
@@ -71,10 +66,8 @@ const MatmulTileEntry* isa_matmul_gemv(Isa isa, GgmlType weight_type) {
 }
 
 const MatmulTileEntry* matmul_gemv(GgmlType weight_type) {
-    for (int level = int(active_isa()); level > int(Isa::scalar); --level) {
-        if (const MatmulTileEntry* e = isa_matmul_gemv(Isa(level), weight_type)) return e;
-    }
-    return nullptr;
+    return at_active_isa_or_below(Isa::avx2,
+                                  [&](Isa isa) { return isa_matmul_gemv(isa, weight_type); });
 }
 
 const FloatKernels* isa_float_kernels(Isa isa) {
@@ -108,12 +101,9 @@ const AttentionKernel* isa_attention_kernel(Isa isa) {
 }
 
 const AttentionKernel& attention_kernel() {
-    static const AttentionKernel& chosen = []() -> const AttentionKernel& {
-        for (int level = int(active_isa()); level > int(Isa::scalar); --level) {
-            if (const AttentionKernel* k = isa_attention_kernel(Isa(level))) return *k;
-        }
-        return scalar_attention_kernel();
-    }();
+    // Never null: the scalar level has one.
+    static const AttentionKernel& chosen =
+        *at_active_isa_or_below(Isa::scalar, isa_attention_kernel);
     return chosen;
 }
 

@@ -350,10 +350,10 @@ const RepackedKernel* isa_repacked_kernel(Isa isa, GgmlType type) {
 }
 
 const RepackedKernel* repacked_kernel(GgmlType type) {
-    for (int level = int(active_isa()); level > int(Isa::scalar); --level) {
-        if (const RepackedKernel* k = isa_repacked_kernel(Isa(level), type)) return k;
-    }
-    return nullptr;
+    // Not down to scalar: its kernel is the reference, and SLIM_ISA=scalar
+    // runs on ggml's rows.
+    return at_active_isa_or_below(Isa::avx2,
+                                  [&](Isa isa) { return isa_repacked_kernel(isa, type); });
 }
 
 }  // namespace slim::cpu
