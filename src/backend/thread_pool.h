@@ -58,6 +58,15 @@ class ThreadPool {
         });
     }
 
+    // Memory worker `thread` reads into its cache after its part of the next
+    // run(), while the caller goes on alone, until another run starts: the
+    // start of its share of the next matmul's weights, so that decode's
+    // steps between two matmuls (norms, RoPE) overlap memory traffic. Set
+    // before the run; a run clears every thread's.
+    void prefetch_after_run(int thread, const void* begin, size_t bytes) {
+        after_run_[size_t(thread)] = {static_cast<const char*>(begin), bytes};
+    }
+
   private:
     void worker(int index, uint64_t seen);
 
@@ -72,6 +81,13 @@ class ThreadPool {
         std::atomic<int64_t> value{0};
     };
     std::vector<ChunkCounter> next_chunk_;
+    struct Range {
+        const char* begin = nullptr;
+        size_t bytes = 0;
+    };
+    std::vector<Range> after_run_;  // prefetch_after_run's, per thread
+    // Prefetches the range into L2 until the generation moves on from `seen`.
+    void prefetch_until_next_run(const Range& range, uint64_t seen);
 };
 
 }  // namespace slim
