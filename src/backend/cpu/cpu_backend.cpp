@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
-#include <unordered_map>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "backend/backend.h"
@@ -321,15 +321,13 @@ class CpuBackend final : public Backend {
 
     void geglu(const Tensor& gate, const Tensor& up, int64_t n) override {
         for_rows(n, [&](int64_t r) {
-            float *g = gate.row(r), *u = up.row(r);
-            for (int64_t i = 0; i < gate.n_cols; ++i) g[i] = gelu_table(g[i]) * u[i];
+            cpu::attention_kernel().gelu_mul(gate.row(r), up.row(r), gate.n_cols, gelu_f16_.data());
         });
     }
 
     void gelu(const Tensor& x, int64_t n) override {
         for_rows(n, [&](int64_t r) {
-            float* v = x.row(r);
-            for (int64_t i = 0; i < x.n_cols; ++i) v[i] = gelu_table(v[i]);
+            cpu::attention_kernel().gelu_mul(x.row(r), nullptr, x.n_cols, gelu_f16_.data());
         });
     }
 
@@ -441,17 +439,6 @@ class CpuBackend final : public Backend {
                (1.0f + std::tanh((kSqrt2OverPi * x) * std::fma(x, 0.044715f * x, 1.0f)));
     }
 
-    // GELU as ggml's CPU backend computes it: the input rounded to f16 and
-    // looked up in a table of f16 results (identity above 10, zero below
-    // -10). It is as fast as it gets and keeps slim's activations equal to
-    // llama.cpp's; the f16 rounding (2^-11 relative) is far below the
-    // quantization noise of the weights it multiplies.
-    float gelu_table(float x) const {
-        if (x <= -10.0f) return 0.0f;
-        if (x >= 10.0f) return x;
-        return gelu_f16_[fp32_to_fp16(x)];
-    }
-
     static void rms_norm_span(float* v, int64_t n, const float* w, float eps) {
         double sum = 0;
         for (int64_t i = 0; i < n; ++i) sum += double(v[i] * v[i]);  // squared in float, as ggml
@@ -559,6 +546,12 @@ class CpuBackend final : public Backend {
     // The encoders' float kernels (GEMM, GELU, LayerNorm); null for scalar.
     const cpu::FloatKernels* float_kernels_ = cpu::float_kernels();
     ThreadPool pool_;
+    // GELU as ggml's CPU backend computes it (AttentionKernel::gelu_mul):
+    // the input rounded to f16 and looked up in this table of f16 results
+    // (identity above 10, zero below -10). It is as fast as it gets and keeps
+    // slim's activations equal to llama.cpp's; the f16 rounding (2^-11
+    // relative) is far below the quantization noise of the weights it
+    // multiplies.
     std::vector<float> gelu_f16_ = [] {
         std::vector<float> t(1 << 16);
         for (uint32_t h = 0; h < t.size(); ++h)

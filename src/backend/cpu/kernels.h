@@ -165,6 +165,11 @@ struct AttentionKernel {
     // same exp: ggml's SwiGLU on its full 16-element chunks (ggml_math.h
     // silu16). Here because it is the softmax's exp; the FFN uses it.
     void (*silu_mul16)(float* g, const float* u, int64_t n);
+    // g[i] = gelu(g[i]) * u[i] for n elements (u null: gelu alone), GELU as
+    // ggml's CPU backend computes it: 0 at or below -10, g at or above 10,
+    // else table[the F16 bits of g rounded to nearest even] (the backend's
+    // table of F16 results). The FFN's GeGLU, beside SwiGLU.
+    void (*gelu_mul)(float* g, const float* u, int64_t n, const float* table);
 };
 
 // Each ISA's table, defined in that ISA's translation unit (compiled with

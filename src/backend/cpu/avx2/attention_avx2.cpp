@@ -205,11 +205,30 @@ void silu_mul16(float* g, const float* u, int64_t n) {
     }
 }
 
+// The scalar gelu_mul 8 at a time: F16C's conversion rounds to nearest
+// even as fp32_to_fp16 does (they differ only in a NaN's payload, and the
+// table maps every NaN to NaN), and a gather reads the table.
+void gelu_mul(float* g, const float* u, int64_t n, const float* table) {
+    const __m256 lo = _mm256_set1_ps(-10.0f), hi = _mm256_set1_ps(10.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256i bits = _mm256_cvtepu16_epi32(
+            _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        __m256 gelu = _mm256_i32gather_ps(table, bits, 4);
+        gelu = _mm256_blendv_ps(gelu, x, _mm256_cmp_ps(x, hi, _CMP_GE_OQ));
+        gelu = _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LE_OQ), gelu);
+        if (u) gelu = _mm256_mul_ps(gelu, _mm256_loadu_ps(u + i));
+        _mm256_storeu_ps(g + i, gelu);
+    }
+    scalar_attention_kernel().gelu_mul(g + i, u ? u + i : nullptr, n - i, table);
+}
+
 }  // namespace
 
 const AttentionKernel& avx2_attention_kernel() {
-    static const AttentionKernel k{dot_f16,      dot_f16_x4,  weighted_sum_f16,
-                                   scale_to_f16, softmax_exp, silu_mul16};
+    static const AttentionKernel k{dot_f16,     dot_f16_x4, weighted_sum_f16, scale_to_f16,
+                                   softmax_exp, silu_mul16, gelu_mul};
     return k;
 }
 

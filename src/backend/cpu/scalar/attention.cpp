@@ -62,11 +62,19 @@ void silu_mul16(float* g, const float* u, int64_t n) {
     for (int64_t i = 0; i < n; ++i) g[i] = ggml::silu16(g[i]) * u[i];
 }
 
+void gelu_mul(float* g, const float* u, int64_t n, const float* table) {
+    for (int64_t i = 0; i < n; ++i) {
+        const float x = g[i];
+        const float gelu = x <= -10.0f ? 0.0f : x >= 10.0f ? x : table[fp32_to_fp16(x)];
+        g[i] = u ? gelu * u[i] : gelu;
+    }
+}
+
 }  // namespace
 
 const AttentionKernel& scalar_attention_kernel() {
-    static const AttentionKernel k{dot_f16,      dot_f16_x4,  weighted_sum_f16,
-                                   scale_to_f16, softmax_exp, silu_mul16};
+    static const AttentionKernel k{dot_f16,     dot_f16_x4, weighted_sum_f16, scale_to_f16,
+                                   softmax_exp, silu_mul16, gelu_mul};
     return k;
 }
 
