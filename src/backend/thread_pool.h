@@ -34,13 +34,19 @@ class ThreadPool {
         return {begin, begin + per + (thread < extra ? 1 : 0)};
     }
 
-    // fn(begin, end) on the chunks of [0, n) that are `chunk` items long (the
-    // last may be shorter). Each thread takes the chunks of its own share of
-    // [0, n) (split's) in order, then those left in the other threads'
-    // shares. So a thread that runs slower (its core shared with another
-    // tenant, or its memory stream slowed by the other's) does less instead
-    // of holding every other thread at the end, and until then each thread
-    // reads one contiguous stream, which its prefetches run ahead of.
+    // fn(begin, end) on runs of whole chunks of [0, n), chunks `chunk` items
+    // long (the last may be shorter). Each thread takes the chunks of its
+    // own share of [0, n) (split's) in order, then those left in the other
+    // threads' shares. So a thread that runs slower (its core shared with
+    // another tenant, or its memory stream slowed by the other's) does less
+    // instead of holding every other thread at the end, and until then each
+    // thread reads one contiguous stream, which its prefetches run ahead of.
+    //
+    // A claim takes 1 / (4 n_threads) of what is left of a share, at least
+    // one chunk: so claims are few while much is left and single chunks at
+    // the end. Each claim is a locked add, which on x86 waits for every load
+    // in flight; one per 16 KiB chunk was 1.3% of a Gemma 3 270M decode
+    // token at one thread, 77% of it on the instruction after the add.
     template <class F>
     void run_chunks(int64_t n, int64_t chunk, F&& fn) {
         const int64_t n_chunks = (n + chunk - 1) / chunk;
@@ -52,8 +58,14 @@ class ThreadPool {
                 const int owner = (t + k) % nt;
                 const int64_t end = split(n_chunks, owner, nt).second;
                 std::atomic<int64_t>& next = next_chunk_[size_t(owner)].value;
-                for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < end;)
-                    fn(c * chunk, std::min(n, (c + 1) * chunk));
+                for (;;) {
+                    const int64_t left = end - next.load(std::memory_order_relaxed);
+                    if (left <= 0) break;
+                    const int64_t take = std::max<int64_t>(1, left / (4 * nt));
+                    const int64_t c = next.fetch_add(take, std::memory_order_relaxed);
+                    if (c >= end) break;
+                    fn(c * chunk, std::min(n, std::min(end, c + take) * chunk));
+                }
             }
         });
     }
