@@ -116,6 +116,15 @@ class Backend {
     virtual void upload(const Tensor& dst, const void* src, size_t bytes) = 0;
     virtual void download(void* dst, const Tensor& src, size_t bytes) = 0;
     virtual void synchronize() = 0;
+    // The caller's n_rows x n_cols floats as an f32 tensor the ops can write
+    // into, for a backend that computes in host memory (the CPU): the model
+    // then writes its logits straight into the caller's buffer rather than
+    // into its own and downloading them (1 MB per token for Gemma 3's
+    // vocabulary). Other backends return a tensor with null data.
+    virtual Tensor host_f32(float* data, int64_t n_cols, int64_t n_rows) {
+        (void)data, (void)n_cols, (void)n_rows;
+        return {};
+    }
 
     // y[r] = W · x[r] for the first n rows of x (f32); y has W.n_rows columns.
     virtual void matmul(const Tensor& y, const Tensor& w, const Tensor& x, int64_t n) = 0;

@@ -60,6 +60,9 @@ class ProfilingBackend final : public Backend {
     void upload(const Tensor& dst, const void* src, size_t bytes) override;
     void download(void* dst, const Tensor& src, size_t bytes) override;
     void synchronize() override { inner_.synchronize(); }
+    Tensor host_f32(float* data, int64_t n_cols, int64_t n_rows) override {
+        return inner_.host_f32(data, n_cols, n_rows);
+    }
 
     void matmul(const Tensor& y, const Tensor& w, const Tensor& x, int64_t n) override;
     void linear(const Tensor& y, const Tensor& w, const Tensor* bias, const Tensor& x,

@@ -75,14 +75,14 @@ void Model::forward(std::span<const int32_t> tokens, KvCache& cache, std::span<f
         std::vector<int32_t> slots = cache.append(int(n));
         const bool last = begin + n == tokens.size();
         const int64_t first = all_logits ? 0 : int64_t(n) - 1;
-        forward_batch(tokens.subspan(begin, n), slots, cache, out,
-                      all_logits || last ? first : int64_t(n));
         const size_t rows = all_logits ? n : (last ? 1 : 0);
-        if (rows > 0) {
-            backend_.download(logits.data() + written * n_vocab, out,
-                              rows * n_vocab * sizeof(float));
-            written += rows;
-        }
+        float* dst = logits.data() + written * n_vocab;
+        const Tensor direct =
+            rows > 0 ? backend_.host_f32(dst, int64_t(n_vocab), int64_t(rows)) : Tensor{};
+        forward_batch(tokens.subspan(begin, n), slots, cache, direct.data ? direct : out,
+                      all_logits || last ? first : int64_t(n));
+        if (rows > 0 && !direct.data) backend_.download(dst, out, rows * n_vocab * sizeof(float));
+        written += rows;
     }
 }
 

@@ -107,6 +107,9 @@ class CpuBackend final : public Backend {
         std::memcpy(dst, src.data, bytes);
     }
     void synchronize() override {}
+    Tensor host_f32(float* data, int64_t n_cols, int64_t n_rows) override {
+        return Tensor{data, GgmlType::f32, n_cols, n_rows, size_t(n_cols) * sizeof(float)};
+    }
 
     void matmul(const Tensor& y, const Tensor& w, const Tensor& x, int64_t n) override {
         if (w.layout == TensorLayout::backend) return matmul_repacked(y, w, x, n);
