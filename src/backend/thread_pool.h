@@ -80,7 +80,13 @@ class ThreadPool {
     }
 
   private:
+    struct Range {
+        const char* begin = nullptr;
+        size_t bytes = 0;
+    };
     void worker(int index, uint64_t seen);
+    // Prefetches the range into L2 until the generation moves on from `seen`.
+    void prefetch_until_next_run(const Range& range, uint64_t seen);
 
     int n_threads_;
     std::vector<std::thread> workers_;
@@ -93,13 +99,7 @@ class ThreadPool {
         std::atomic<int64_t> value{0};
     };
     std::vector<ChunkCounter> next_chunk_;
-    struct Range {
-        const char* begin = nullptr;
-        size_t bytes = 0;
-    };
     std::vector<Range> after_run_;  // prefetch_after_run's, per thread
-    // Prefetches the range into L2 until the generation moves on from `seen`.
-    void prefetch_until_next_run(const Range& range, uint64_t seen);
 };
 
 }  // namespace slim

@@ -63,12 +63,6 @@ void Model::forward(std::span<const int32_t> tokens, KvCache& cache, std::span<f
                     fmt::format("{} tokens ({} already used + {} new)",
                                 cache.n_used() + tokens.size(), cache.n_used(), tokens.size()));
     }
-    const int64_t logit_rows = all_logits ? max_batch_ : 1;
-    if (logits_.n_rows < logit_rows) {
-        if (logits_.data) backend_.free(logits_);
-        logits_ = backend_.alloc(GgmlType::f32, config_.n_vocab, logit_rows);
-    }
-    const Tensor& out = logits_;
     size_t written = 0;
     for (size_t begin = 0; begin < tokens.size(); begin += size_t(max_batch_)) {
         const size_t n = std::min(tokens.size() - begin, size_t(max_batch_));
@@ -77,13 +71,28 @@ void Model::forward(std::span<const int32_t> tokens, KvCache& cache, std::span<f
         const int64_t first = all_logits ? 0 : int64_t(n) - 1;
         const size_t rows = all_logits ? n : (last ? 1 : 0);
         float* dst = logits.data() + written * n_vocab;
-        const Tensor direct =
-            rows > 0 ? backend_.host_f32(dst, int64_t(n_vocab), int64_t(rows)) : Tensor{};
-        forward_batch(tokens.subspan(begin, n), slots, cache, direct.data ? direct : out,
+        // Where forward_batch writes the logit rows: the caller's buffer
+        // itself where the backend computes in host memory, else the
+        // backend's own buffer, downloaded after (allocated only then).
+        Tensor out;
+        if (rows > 0) {
+            out = backend_.host_f32(dst, int64_t(n_vocab), int64_t(rows));
+            if (!out.data) out = backend_logits(all_logits ? max_batch_ : 1);
+        }
+        forward_batch(tokens.subspan(begin, n), slots, cache, out,
                       all_logits || last ? first : int64_t(n));
-        if (rows > 0 && !direct.data) backend_.download(dst, out, rows * n_vocab * sizeof(float));
+        if (rows > 0 && out.data != dst)
+            backend_.download(dst, out, rows * n_vocab * sizeof(float));
         written += rows;
     }
+}
+
+const Tensor& Model::backend_logits(int64_t rows) {
+    if (logits_.n_rows < rows) {
+        if (logits_.data) backend_.free(logits_);
+        logits_ = backend_.alloc(GgmlType::f32, config_.n_vocab, rows);
+    }
+    return logits_;
 }
 
 Model::~Model() {

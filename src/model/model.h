@@ -89,7 +89,9 @@ class Model {
 
   protected:
     Model(Backend& backend, ModelConfig config, int max_batch);
-    // One batch of at most max_batch() tokens at cache slots `slots`.
+    // One batch of at most max_batch() tokens at cache slots `slots`; the
+    // logits of rows first_logit_row.. go to `logits` (no tensor when that
+    // is n, none wanted).
     virtual void forward_batch(std::span<const int32_t> tokens, std::span<const int32_t> slots,
                                KvCache& cache, const Tensor& logits, int64_t first_logit_row) = 0;
 
@@ -98,7 +100,11 @@ class Model {
     int max_batch_;
 
   private:
-    Tensor logits_;  // output rows of the last forward, reused across calls
+    // The backend's buffer of at least `rows` logit rows, for a backend
+    // that cannot write into the caller's (Backend::host_f32).
+    const Tensor& backend_logits(int64_t rows);
+
+    Tensor logits_;  // backend_logits', reused across calls
 };
 
 // Builds the model a GGUF describes, on a backend. The file must outlive the model.

@@ -281,11 +281,10 @@ std::vector<MemoryRow> bench_memory(const GgufFile& file, Model& model, Profilin
     for (const GgufTensorInfo& t : file.tensors()) weights += t.n_bytes;
 
     // The weights become resident: one forward (which also allocates the
-    // logits buffer) reads every matrix, and one read per page of an untied
-    // token embedding brings in the rows a forward never looks up (a lookup
-    // table stays in the file mapping: WeightUse::lookup). Only that
-    // tensor's pages are read: the file pages of the weights the backend
-    // copied at load were released (its copy is what counts), and reading
+    // logits buffer where the backend has its own) reads every matrix, and one read per page of an
+    // untied token embedding brings in the rows a forward never looks up (a lookup table stays in
+    // the file mapping: WeightUse::lookup). Only that tensor's pages are read: the file pages of
+    // the weights the backend copied at load were released (its copy is what counts), and reading
     // them back would count such a weight twice.
     {
         ScopedCache small(profiler, c, 1);

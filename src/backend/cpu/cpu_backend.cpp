@@ -122,14 +122,13 @@ class CpuBackend final : public Backend {
         const int64_t n_batch = k->vec_dot_batch ? cpu::batch_order_rows(k->batch_order, n) : 0;
         const cpu::MatmulTileEntry* tiles = cpu::matmul_tiles(w.type);
         const cpu::MatmulTileEntry* gemv = cpu::matmul_gemv(w.type);  // vec_dot's order
-        // Whole tiles of weight rows per chunk, so only the matrix's own
-        // last rows are left for the dot products.
-        const int64_t TW = tiles ? tiles->weight_rows : cpu::kTileWeightRows;
+        // Whole tiles of weight rows per chunk (matmul_items), so only the
+        // matrix's own last rows are left for the dot products.
         const MatmulItems items = matmul_items(w, n);
         prefetch_next_weight(w, n);
         pool_.run_chunks(items.count, items.chunk, [&](int64_t begin, int64_t end) {
-            begin *= TW;
-            end = std::min(w.n_rows, end * TW);
+            begin *= items.rows;
+            end = std::min(w.n_rows, end * items.rows);
             if (n_batch > 0)
                 multiply_rows(tiles, nullptr, k->vec_dot_batch, y, w, act_row, 0, n_batch, begin,
                               end);
@@ -467,23 +466,25 @@ class CpuBackend final : public Backend {
     }
 
     // How run_chunks splits a matmul of weight w and n activation rows: into
-    // `count` items (tiles of rows, or a repacked weight's groups), each of
-    // `bytes` (the last tile may be shorter), in chunks of `chunk` items.
+    // `count` items of `rows` weight rows (the tile kernel's, or a repacked
+    // weight's groups), each of `bytes` (the last tile may be shorter), in
+    // chunks of `chunk` items.
     struct MatmulItems {
-        int64_t count, chunk;
+        int64_t count, chunk, rows;
         size_t bytes;
     };
     MatmulItems matmul_items(const Tensor& w, int64_t n) const {
         if (w.layout == TensorLayout::backend) {
-            const int64_t count = w.n_rows / cpu::repack_rows(w.type);
+            const int64_t rows = cpu::repack_rows(w.type);
+            const int64_t count = w.n_rows / rows;
             const size_t bytes = cpu::repacked_group_bytes(w.type, w.n_cols);
-            return {count, matmul_chunk(count, bytes, n, 2), bytes};
+            return {count, matmul_chunk(count, bytes, n, 2), rows, bytes};
         }
         const cpu::MatmulTileEntry* tiles = cpu::matmul_tiles(w.type);
         const int64_t rows = tiles ? tiles->weight_rows : cpu::kTileWeightRows;
         const int64_t count = (w.n_rows + rows - 1) / rows;
         const size_t bytes = w.row_bytes * size_t(rows);
-        return {count, matmul_chunk(count, bytes, n, 1), bytes};
+        return {count, matmul_chunk(count, bytes, n, 1), rows, bytes};
     }
 
     // Decode runs the same matmuls in the same order for every token, and
@@ -591,16 +592,14 @@ void CpuBackend::matmul_repacked(const Tensor& y, const Tensor& w, const Tensor&
     // handing it about 256 KiB of them at a time keeps them in L2 while each
     // group passes.
     const int64_t act_block = std::max<int64_t>(4, int64_t((256 << 10) / act_row) / 4 * 4);
-    const size_t group_bytes = cpu::repacked_group_bytes(w.type, w.n_cols);
-    const int group_rows = cpu::repack_rows(w.type);
     const size_t y_stride = y.row_bytes / sizeof(float);
-    const MatmulItems items = matmul_items(w, n);
+    const MatmulItems groups = matmul_items(w, n);
     prefetch_next_weight(w, n);
-    pool_.run_chunks(items.count, items.chunk, [&](int64_t g_begin, int64_t g_end) {
-        const char* wg = static_cast<const char*>(w.data) + group_bytes * size_t(g_begin);
+    pool_.run_chunks(groups.count, groups.chunk, [&](int64_t g_begin, int64_t g_end) {
+        const char* wg = static_cast<const char*>(w.data) + groups.bytes * size_t(g_begin);
         for (int64_t r0 = 0; r0 < n; r0 += act_block) {
-            k->gemm(w.n_cols, wg, group_bytes, g_end - g_begin, act_.data() + act_row * size_t(r0),
-                    act_row, std::min(act_block, n - r0), y.row(r0) + group_rows * g_begin,
+            k->gemm(w.n_cols, wg, groups.bytes, g_end - g_begin, act_.data() + act_row * size_t(r0),
+                    act_row, std::min(act_block, n - r0), y.row(r0) + groups.rows * g_begin,
                     y_stride);
         }
     });
