@@ -1,6 +1,7 @@
 // The CPU backend: ops run at once on host memory, split across a persistent
-// thread pool. Weights are used in place from the mmap'd model file, except
-// the ones repacked for their kernels (cpu/repack.h).
+// thread pool. Matmul weights are copied onto huge pages, repacked where
+// their kernels have a layout (cpu/repack.h); lookup tables stay in the
+// mmap'd model file (DEVELOPERS.md, "Weights in memory (CPU)").
 #include <fmt/format.h>
 #include <sys/mman.h>
 #include <unistd.h>
