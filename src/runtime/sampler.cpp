@@ -61,28 +61,66 @@ void Sampler::apply_penalties(std::span<float> logits) const {
     }
 }
 
+namespace {
+
+// Higher logits first; among equal logits, lower ids.
+bool ranks_before(const SamplerCandidate& a, const SamplerCandidate& b) {
+    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+}
+
+}  // namespace
+
+void top_k_candidates(std::span<const float> logits, size_t k, std::vector<SamplerCandidate>& out) {
+    out.clear();
+    if (k == 0) return;
+    // One pass with a running bar: a logit enters only above the k-th best
+    // so far, and the kept ones are cut back to k whenever they reach 4k
+    // (plus some). On a 256K vocabulary this reads the logits once instead
+    // of copying and heap-sorting 3 MB of candidates (1.6 ms a token, Gemma 3).
+    // A logit equal to the bar ranks after every kept one of that value (its
+    // id is higher), so it cannot enter.
+    const size_t cap = 4 * k + 256;
+    float bar = -std::numeric_limits<float>::infinity();
+    constexpr size_t kStride = 64;  // logits checked at once, in a loop the compiler vectorises
+    for (size_t start = 0; start < logits.size(); start += kStride) {
+        const size_t end = std::min(logits.size(), start + kStride);
+        int above = 0;
+        for (size_t i = start; i < end; ++i) above += logits[i] > bar;
+        if (above == 0) continue;
+        for (size_t i = start; i < end; ++i) {
+            if (!(logits[i] > bar)) continue;
+            out.push_back({int32_t(i), logits[i], 0});
+            if (out.size() >= cap) {
+                std::nth_element(out.begin(), out.begin() + long(k - 1), out.end(), ranks_before);
+                out.resize(k);
+                bar = out[k - 1].logit;
+            }
+        }
+    }
+    const size_t n = std::min(k, out.size());
+    std::partial_sort(out.begin(), out.begin() + long(n), out.end(), ranks_before);
+    out.resize(n);
+}
+
 int32_t Sampler::sample(std::span<float> logits) {
     apply_penalties(logits);
     if (params_.temperature <= 0) {
         return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
     }
 
-    // Candidates sorted by logit, cut to top-k first so a 256K vocabulary is
-    // not sorted in full.
     candidates_.clear();
-    candidates_.reserve(logits.size());
-    for (size_t i = 0; i < logits.size(); ++i) {
-        if (logits[i] != -std::numeric_limits<float>::infinity())
-            candidates_.push_back({int32_t(i), logits[i], 0});
+    if (params_.top_k > 0) {
+        top_k_candidates(logits, size_t(params_.top_k), candidates_);
+    } else {
+        for (size_t i = 0; i < logits.size(); ++i) {
+            if (logits[i] != -std::numeric_limits<float>::infinity())
+                candidates_.push_back({int32_t(i), logits[i], 0});
+        }
+        std::sort(candidates_.begin(), candidates_.end(), ranks_before);
     }
     if (candidates_.empty())
         return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
     auto by_logit = [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; };
-    size_t k = params_.top_k > 0 ? std::min(candidates_.size(), size_t(params_.top_k))
-                                 : candidates_.size();
-    std::partial_sort(candidates_.begin(), candidates_.begin() + long(k), candidates_.end(),
-                      by_logit);
-    candidates_.resize(k);
 
     auto softmax = [&] {
         const float m = candidates_.front().logit;

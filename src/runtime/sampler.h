@@ -26,6 +26,16 @@ struct SamplerParams {
     uint64_t seed = 0;
 };
 
+struct SamplerCandidate {
+    int32_t id;
+    float logit;
+    float p;
+};
+
+// The k highest logits (fewer where fewer are above -inf) as candidates,
+// highest first, equal logits by id; p is 0.
+void top_k_candidates(std::span<const float> logits, size_t k, std::vector<SamplerCandidate>& out);
+
 // Throws Error(invalid_argument) naming the parameter when one is out of range.
 void validate(const SamplerParams& params);
 
@@ -40,11 +50,7 @@ class Sampler {
     void reset();
 
   private:
-    struct Candidate {
-        int32_t id;
-        float logit;
-        float p;
-    };
+    using Candidate = SamplerCandidate;
     void apply_penalties(std::span<float> logits) const;
 
     SamplerParams params_;
