@@ -245,6 +245,7 @@ class CpuBackend final : public Backend {
     }
 
     void rms_norm(const Tensor& x, const Tensor* weight, float eps, int64_t n) override {
+        if (weight) note_small_read(weight->data, size_t(x.n_cols) * sizeof(float), n);
         for_rows(n, [&](int64_t r) {
             rms_norm_span(x.row(r), x.n_cols, weight ? weight->f32() : nullptr, eps);
         });
@@ -252,6 +253,7 @@ class CpuBackend final : public Backend {
 
     void rms_norm_groups(const Tensor& x, const Tensor& weight, int group, float eps,
                          int64_t n) override {
+        note_small_read(weight.data, size_t(group) * sizeof(float), n);
         for_rows(n, [&](int64_t r) {
             for (int64_t g = 0; g < x.n_cols / group; ++g)
                 rms_norm_span(x.row(r) + g * group, group, weight.f32(), eps);
@@ -495,9 +497,15 @@ class CpuBackend final : public Backend {
     // prefetches the start of its share of the next weight (run_chunks takes
     // its share first) once its part of this matmul is done.
     void prefetch_next_weight(const Tensor& w, int64_t n) {
-        if (pool_.size() == 1 || n > 4) return;
-        if (last_weight_) successors_[last_weight_] = w;
+        if (n > 4) return;
+        if (last_weight_) {
+            successors_[last_weight_] = w;
+            small_reads_after_[last_weight_].swap(small_reads_);
+        }
+        small_reads_.clear();
         last_weight_ = w.data;
+        prefetch_small_reads_after(w);
+        if (pool_.size() == 1) return;
         const auto next = successors_.find(w.data);
         if (next == successors_.end()) return;
         const Tensor& nw = next->second;
@@ -512,6 +520,22 @@ class CpuBackend final : public Backend {
             pool_.prefetch_after_run(t, static_cast<const char*>(nw.data) + from,
                                      std::min(to - from, kNextWeightPrefetchBytes));
         }
+    }
+    // Decode reads each norm's weights once a token, so they come from
+    // memory while the caller waits: half of rms_norm's time on Gemma 3
+    // (2.5 KB a norm, 6 norms a layer). The weights read between two decode
+    // matmuls are remembered with the first and prefetched as it starts, so
+    // that they arrive while it runs: rms_norm went from 1.2-1.3% to 0.8% of
+    // a 1-thread Gemma 3 decode (perf). A layer's KV cache, prefetched the
+    // same way, changed nothing measurable at 64 slots.
+    void note_small_read(const void* p, size_t bytes, int64_t n) {
+        if (n <= 4) small_reads_.push_back({static_cast<const char*>(p), bytes});
+    }
+    void prefetch_small_reads_after(const Tensor& w) {
+        const auto reads = small_reads_after_.find(w.data);
+        if (reads == small_reads_after_.end()) return;
+        for (const auto& [p, bytes] : reads->second)
+            for (size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(p + offset);
     }
     // At most the few hundred KiB a gap between two matmuls lasts (a
     // microsecond reads about 14 KB on one core here) and well inside L2.
@@ -572,6 +596,10 @@ class CpuBackend final : public Backend {
     // weight that followed each one.
     const void* last_weight_ = nullptr;
     std::unordered_map<const void*, Tensor> successors_;
+    // note_small_read: the weights read since the last decode matmul, and
+    // those read after each one.
+    std::vector<std::pair<const char*, size_t>> small_reads_;
+    std::unordered_map<const void*, std::vector<std::pair<const char*, size_t>>> small_reads_after_;
     // linear: each thread's packed weight panel (cpu::FloatGemm)
     struct PanelBuffer {
         std::unique_ptr<float, AlignedFree> data;
