@@ -1,4 +1,5 @@
-// AMX-INT8 prefill tile for Q4_K: 16 weight rows x 16 activation rows, in
+// AMX-INT8 prefill tiles for Q4_K and Q6_K (at the end): 16 weight rows x
+// 16 activation rows. Q4_K's is in
 // the order of llama.cpp's repacked gemm that avx2/'s gemm_dot_q4_k_q8_k and
 // the AVX-512 tile sum in (BatchOrder::repacked), bit for bit.
 //
@@ -134,8 +135,118 @@ void tile_q4_k(int64_t n, const void* vw, size_t ws, const void* group, size_t, 
         _mm512_storeu_ps(out + kRows * m, _mm512_sub_ps(acc[m], mins[m]));
 }
 
+// Q6_K in llama.cpp's tiled order (BatchOrder::tiled; avx2/'s
+// tiled_dot_q6_k_q8_k): per block and output, acc = fma(float(S) * d,
+// a.d, acc), S = sum over the 16 sub-blocks of scale * dot, dot the exact
+// sum of the sub-block's 16 products with the quants less 32. Each dot is
+// one tdpbssd over one sub-block (K = 16): the weights' quants less 32 as A
+// (16 rows, unpacked per call as the AVX-512 tile does), the activations as
+// B (prepared once per matmul). The scales are applied to the C tiles in
+// int32, exact, so S is the AVX-512 tile's bit for bit.
+struct PreparedQ6KBlock {
+    // Sub-block s as B: b[s][k][4 t + e] = token t's quant 16 s + 4 k + e.
+    int8_t b[16][4][64];
+    float d[kRows];
+};
+
+size_t prepared_q6_k_bytes(int64_t n) {
+    return size_t(n / kQK_K) * sizeof(PreparedQ6KBlock);
+}
+
+void prepare_q6_k(int64_t n, const void* va, size_t as, void* group) {
+    auto* out = static_cast<PreparedQ6KBlock*>(group);
+    for (int t = 0; t < kRows; ++t) {
+        const auto* row =
+            reinterpret_cast<const BlockQ8_K*>(static_cast<const char*>(va) + as * size_t(t));
+        for (int64_t i = 0; i < n / kQK_K; ++i) {
+            PreparedQ6KBlock& p = out[i];
+            for (int s = 0; s < 16; ++s)
+                for (int k = 0; k < 4; ++k)
+                    std::memcpy(&p.b[s][k][4 * t], row[i].qs + 16 * s + 4 * k, 4);
+            p.d[t] = row[i].d;
+        }
+    }
+}
+
+// A Q6_K block's 256 quants less 32, in element order (signed bytes). Chunk
+// c's two high bits are bits 2c, 2c + 1 of each qh byte: shifted to bits
+// 4-5, chunks 2p in the low half of a register and 2p + 1 in the high half.
+inline void unpack_q6_k(const BlockQ6_K& b, int8_t* q) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const __m512i offset = _mm512_set1_epi8(32);
+    const __m512i qh_left =
+        _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);  // p = 0
+    const __m512i qh_right =
+        _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);  // p = 1
+    for (int h = 0; h < 2; ++h) {
+        const __m512i ql = _mm512_loadu_si512(b.ql + 64 * h);
+        const __m512i qh = _mm512_broadcast_i64x4(load32(b.qh + 32 * h));
+        const __m512i low[2] = {_mm512_and_si512(ql, m4),
+                                _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4)};
+        for (int p = 0; p < 2; ++p) {
+            const __m512i high =
+                p == 0 ? _mm512_sllv_epi16(qh, qh_left) : _mm512_srlv_epi16(qh, qh_right);
+            const __m512i u =
+                _mm512_ternarylogic_epi32(low[p], high, m30, 0xF8);  // low | high & 0x30
+            _mm512_store_si512(q + 128 * h + 64 * p, _mm512_sub_epi8(u, offset));
+        }
+    }
+}
+
+// tmm0, tmm3: A (a sub-block of 16 rows); tmm1, tmm4: B; tmm2, tmm5: C.
+const TileConfig kQ6Config = TileConfig{}
+                                 .tile(0, kRows, 16)
+                                 .tile(1, 4, 64)
+                                 .tile(2, kRows, 64)
+                                 .tile(3, kRows, 16)
+                                 .tile(4, 4, 64)
+                                 .tile(5, kRows, 64);
+
+void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* group, size_t, float* out) {
+    const char* w = static_cast<const char*>(vw);
+    const auto* act = static_cast<const PreparedQ6KBlock*>(group);
+    use_tile_config(kQ6Config);
+    alignas(64) int8_t a[kRows][kQK_K];          // the block's quants less 32, per row
+    alignas(64) int32_t dots[16][kRows][kRows];  // [sub-block][row][token]
+    __m512 acc[kRows];
+    for (int m = 0; m < kRows; ++m) acc[m] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const PreparedQ6KBlock& ab = act[i];
+        const BlockQ6_K* wb[kRows];
+        for (int m = 0; m < kRows; ++m) {
+            wb[m] = reinterpret_cast<const BlockQ6_K*>(w + ws * size_t(m)) + i;
+            unpack_q6_k(*wb[m], a[m]);
+        }
+        for (int s = 0; s < 16; s += 2) {
+            _tile_loadd(0, &a[0][16 * s], kQK_K);
+            _tile_loadd(1, ab.b[s], 64);
+            _tile_zero(2);
+            _tile_dpbssd(2, 0, 1);
+            _tile_loadd(3, &a[0][16 * (s + 1)], kQK_K);
+            _tile_loadd(4, ab.b[s + 1], 64);
+            _tile_zero(5);
+            _tile_dpbssd(5, 3, 4);
+            _tile_stored(2, dots[s], 64);
+            _tile_stored(5, dots[s + 1], 64);
+        }
+        const __m512 ad = _mm512_loadu_ps(ab.d);
+        for (int m = 0; m < kRows; ++m) {
+            __m512i sum = _mm512_setzero_si512();
+            for (int s = 0; s < 16; ++s)
+                sum =
+                    _mm512_add_epi32(sum, _mm512_mullo_epi32(_mm512_load_si512(dots[s][m]),
+                                                             _mm512_set1_epi32(wb[m]->scales[s])));
+            const __m512 scaled =
+                _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(f16(wb[m]->d)));
+            acc[m] = _mm512_fmadd_ps(scaled, ad, acc[m]);
+        }
+    }
+    for (int m = 0; m < kRows; ++m) _mm512_storeu_ps(out + kRows * m, acc[m]);
+}
+
 constexpr MatmulTileEntry kAmxTiles[] = {
     {GgmlType::q4_k, tile_q4_k, kRows, prepare_q4_k, prepared_q4_k_bytes, kRows},
+    {GgmlType::q6_k, tile_q6_k, kRows, prepare_q6_k, prepared_q6_k_bytes, kRows},
 };
 
 }  // namespace
