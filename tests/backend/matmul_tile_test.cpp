@@ -124,6 +124,7 @@ std::vector<QuantTileCase> quant_tile_cases() {
     cases.push_back({Isa::avx512, GgmlType::q5_k});
     cases.push_back({Isa::avx512, GgmlType::q6_k});
     cases.push_back({Isa::amx, GgmlType::q4_k});
+    cases.push_back({Isa::amx, GgmlType::q5_k});
     cases.push_back({Isa::amx, GgmlType::q6_k});
     for (GgmlType t : {GgmlType::q4_1, GgmlType::q5_0, GgmlType::q5_1, GgmlType::q8_0,
                        GgmlType::q4_k, GgmlType::q6_k})

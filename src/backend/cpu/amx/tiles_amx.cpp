@@ -1,5 +1,5 @@
-// AMX-INT8 prefill tiles for Q4_K and Q6_K (at the end): 16 weight rows x
-// 16 activation rows. Q4_K's is in
+// AMX-INT8 prefill tiles for Q4_K, Q5_K and Q6_K (the last two at the end):
+// 16 weight rows x 16 activation rows. Q4_K's is in
 // the order of llama.cpp's repacked gemm that avx2/'s gemm_dot_q4_k_q8_k and
 // the AVX-512 tile sum in (BatchOrder::repacked), bit for bit.
 //
@@ -135,6 +135,82 @@ void tile_q4_k(int64_t n, const void* vw, size_t ws, const void* group, size_t, 
         _mm512_storeu_ps(out + kRows * m, _mm512_sub_ps(acc[m], mins[m]));
 }
 
+// Q5_K in llama.cpp's tiled order (BatchOrder::tiled; avx2/'s
+// tiled_dot_q5_k_q8_k): per block and output, acc = fma(fma(-dmin,
+// float(min sum), float(S) * d), a.d, acc), S = sum over the 8 sub-blocks of
+// scale * dot. The dots are tile_q4_k's (one tdpbusd per 32-element
+// sub-block, the same prepared activations) with the fifth bits added to
+// the nibbles; the scales are applied in int32, as S can pass 2^24.
+void tile_q5_k(int64_t n, const void* vw, size_t ws, const void* group, size_t, float* out) {
+    const char* w = static_cast<const char*>(vw);
+    const auto* act = static_cast<const PreparedQ4KBlock*>(group);
+    use_tile_config(kConfig);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
+    alignas(64) uint8_t a[2][kRows][32];           // this chunk's quants, low and high sub-block
+    alignas(64) int32_t dots[4][2][kRows][kRows];  // [chunk][sub-block][row][token]
+    __m512 acc[kRows];
+    for (int m = 0; m < kRows; ++m) acc[m] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const PreparedQ4KBlock& ab = act[i];
+        const BlockQ5_K* wb[kRows];
+        for (int m = 0; m < kRows; ++m)
+            wb[m] = reinterpret_cast<const BlockQ5_K*>(w + ws * size_t(m)) + i;
+        for (int c = 0; c < 4; ++c) {  // sub-blocks 2c (low nibbles, qh bit 2c) and 2c + 1
+            const __m512i bit_lo = _mm512_set1_epi8(char(1 << (2 * c)));
+            const __m512i bit_hi = _mm512_set1_epi8(char(2 << (2 * c)));
+            for (int m = 0; m < kRows; m += 2) {
+                auto two_rows = [&](const uint8_t* first, const uint8_t* second) {
+                    return _mm512_inserti64x4(_mm512_castsi256_si512(load32(first)), load32(second),
+                                              1);
+                };
+                const __m512i bits = two_rows(wb[m]->qs + 32 * c, wb[m + 1]->qs + 32 * c);
+                const __m512i qh = two_rows(wb[m]->qh, wb[m + 1]->qh);
+                const __m512i lo = _mm512_and_si512(bits, m4);
+                const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bits, 4), m4);
+                _mm512_store_si512(
+                    a[0][m],
+                    _mm512_mask_add_epi8(lo, _mm512_test_epi8_mask(qh, bit_lo), lo, sixteen));
+                _mm512_store_si512(
+                    a[1][m],
+                    _mm512_mask_add_epi8(hi, _mm512_test_epi8_mask(qh, bit_hi), hi, sixteen));
+            }
+            _tile_loadd(0, a[0], 32);
+            _tile_loadd(1, a[1], 32);
+            _tile_loadd(2, ab.b[2 * c], 64);
+            _tile_loadd(3, ab.b[2 * c + 1], 64);
+            _tile_zero(4);
+            _tile_zero(5);
+            _tile_dpbusd(4, 0, 2);
+            _tile_dpbusd(5, 1, 3);
+            _tile_stored(4, dots[c][0], 64);
+            _tile_stored(5, dots[c][1], 64);
+        }
+        const __m512 ad = _mm512_loadu_ps(ab.d);
+        for (int m = 0; m < kRows; ++m) {
+            alignas(16) uint8_t sm[16];  // bytes 0-7 scales, 8-15 mins
+            _mm_store_si128(reinterpret_cast<__m128i*>(sm), k4_scales_mins(wb[m]->scales));
+            __m512i sum = _mm512_setzero_si512(), min_sum = _mm512_setzero_si512();
+            for (int c = 0; c < 4; ++c) {
+                for (int h = 0; h < 2; ++h) {
+                    sum =
+                        _mm512_add_epi32(sum, _mm512_mullo_epi32(_mm512_load_si512(dots[c][h][m]),
+                                                                 _mm512_set1_epi32(sm[2 * c + h])));
+                }
+                min_sum = _mm512_add_epi32(
+                    min_sum,
+                    _mm512_madd_epi16(_mm512_loadu_si512(ab.bsum_pairs[c]),
+                                      _mm512_set1_epi32(sm[8 + 2 * c] | sm[9 + 2 * c] << 16)));
+            }
+            const __m512 scaled =
+                _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(f16(wb[m]->d)));
+            const __m512 block = _mm512_fmadd_ps(_mm512_set1_ps(-f16(wb[m]->dmin)),
+                                                 _mm512_cvtepi32_ps(min_sum), scaled);
+            acc[m] = _mm512_fmadd_ps(block, ad, acc[m]);
+        }
+    }
+    for (int m = 0; m < kRows; ++m) _mm512_storeu_ps(out + kRows * m, acc[m]);
+}
+
 // Q6_K in llama.cpp's tiled order (BatchOrder::tiled; avx2/'s
 // tiled_dot_q6_k_q8_k): per block and output, acc = fma(float(S) * d,
 // a.d, acc), S = sum over the 16 sub-blocks of scale * dot, dot the exact
@@ -246,6 +322,7 @@ void tile_q6_k(int64_t n, const void* vw, size_t ws, const void* group, size_t, 
 
 constexpr MatmulTileEntry kAmxTiles[] = {
     {GgmlType::q4_k, tile_q4_k, kRows, prepare_q4_k, prepared_q4_k_bytes, kRows},
+    {GgmlType::q5_k, tile_q5_k, kRows, prepare_q4_k, prepared_q4_k_bytes, kRows},
     {GgmlType::q6_k, tile_q6_k, kRows, prepare_q6_k, prepared_q6_k_bytes, kRows},
 };
 
