@@ -285,6 +285,26 @@ TEST_P(IsaVecDot, ActivationQuantizerBytesIdentical) {
                 x[size_t(i)] = i % 32 == 0 ? 127.0f : float(i % 64) - 31.5f;
         }
         if (trial % 5 == 3) x[7] = -x[7] * 1e6f;  // one huge value in the first block
+        if (trial % 5 == 4) {
+            // Products that round to a tie only once rounded to float: with
+            // max -381 the Q8_K multiplier is float(1/3), and 7.5 * it is
+            // 2.50000007, which rounds to 2 as a float product (ties to
+            // even) and to 3 if the product and the rounding are fused.
+            x[0] = -381.0f;
+            for (size_t j = 1; j < 256; ++j) x[j] = 7.5f + 6.0f * float(j % 40);
+            // The largest magnitude twice, with both signs: the first sets the scale's sign.
+            x[300] = -1e3f * float(trial);
+            x[400] = 1e3f * float(trial);
+            x[700] = 2e3f * float(trial);
+            x[600] = -2e3f * float(trial);
+            // An infinity and a NaN in the last two blocks: the Q8_K
+            // quantizer hands such blocks to the reference. (The 32-element
+            // ones give other bytes there, as llama.cpp's SIMD ones do.)
+            if (kernel_->act_type == GgmlType::q8_k) {
+                x[size_t(n) - 300] = INFINITY;
+                x[size_t(n) - 10] = NAN;
+            }
+        }
         std::vector<uint8_t> got(tensor_row_bytes(kernel_->act_type, n)), want(got.size());
         kernel_->quantize_act(x.data(), got.data(), n);
         reference_->quantize_act(x.data(), want.data(), n);
