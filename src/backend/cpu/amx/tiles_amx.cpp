@@ -75,6 +75,24 @@ const TileConfig kConfig = TileConfig{}
                                .tile(4, kRows, 64)
                                .tile(5, kRows, 64);
 
+// Chunk c's two sub-block products for 16 weight rows and 16 tokens: the
+// low and high sub-block's quants (a[0], a[1]: 16 rows of 32 unsigned
+// bytes) against the prepared activations, into dots[0] and dots[1]
+// ([row][token]). kConfig must be loaded.
+inline void chunk_dots(const uint8_t (&a)[2][kRows][32], const PreparedQ4KBlock& ab, int c,
+                       int32_t (&dots)[2][kRows][kRows]) {
+    _tile_loadd(0, a[0], 32);
+    _tile_loadd(1, a[1], 32);
+    _tile_loadd(2, ab.b[2 * c], 64);
+    _tile_loadd(3, ab.b[2 * c + 1], 64);
+    _tile_zero(4);
+    _tile_zero(5);
+    _tile_dpbusd(4, 0, 2);
+    _tile_dpbusd(5, 1, 3);
+    _tile_stored(4, dots[0], 64);
+    _tile_stored(5, dots[1], 64);
+}
+
 void tile_q4_k(int64_t n, const void* vw, size_t ws, const void* group, size_t, float* out) {
     const char* w = static_cast<const char*>(vw);
     const auto* act = static_cast<const PreparedQ4KBlock*>(group);
@@ -97,16 +115,7 @@ void tile_q4_k(int64_t n, const void* vw, size_t ws, const void* group, size_t, 
                 _mm512_store_si512(a[0][m], _mm512_and_si512(bits, m4));
                 _mm512_store_si512(a[1][m], _mm512_and_si512(_mm512_srli_epi16(bits, 4), m4));
             }
-            _tile_loadd(0, a[0], 32);
-            _tile_loadd(1, a[1], 32);
-            _tile_loadd(2, ab.b[2 * c], 64);
-            _tile_loadd(3, ab.b[2 * c + 1], 64);
-            _tile_zero(4);
-            _tile_zero(5);
-            _tile_dpbusd(4, 0, 2);
-            _tile_dpbusd(5, 1, 3);
-            _tile_stored(4, dots[c][0], 64);
-            _tile_stored(5, dots[c][1], 64);
+            chunk_dots(a, ab, c, dots[c]);
         }
         const __m512 ad = _mm512_loadu_ps(ab.d);
         for (int m = 0; m < kRows; ++m) {
@@ -174,16 +183,7 @@ void tile_q5_k(int64_t n, const void* vw, size_t ws, const void* group, size_t, 
                     a[1][m],
                     _mm512_mask_add_epi8(hi, _mm512_test_epi8_mask(qh, bit_hi), hi, sixteen));
             }
-            _tile_loadd(0, a[0], 32);
-            _tile_loadd(1, a[1], 32);
-            _tile_loadd(2, ab.b[2 * c], 64);
-            _tile_loadd(3, ab.b[2 * c + 1], 64);
-            _tile_zero(4);
-            _tile_zero(5);
-            _tile_dpbusd(4, 0, 2);
-            _tile_dpbusd(5, 1, 3);
-            _tile_stored(4, dots[c][0], 64);
-            _tile_stored(5, dots[c][1], 64);
+            chunk_dots(a, ab, c, dots[c]);
         }
         const __m512 ad = _mm512_loadu_ps(ab.d);
         for (int m = 0; m < kRows; ++m) {
