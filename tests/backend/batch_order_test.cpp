@@ -187,7 +187,8 @@ TEST_P(BatchOrder, MatmulSumsEachRowInLlamaCppsOrder) {
     const GgmlType type = GetParam();
     const cpu::MatmulKernel* k = cpu::matmul_kernel(type);
     ASSERT_NE(k->vec_dot_batch, nullptr);
-    const int64_t n_in = 3 * kQK_K, n_out = 10;
+    // 40 outputs: with AMX, two 16-row tiles and 8 rows left.
+    const int64_t n_in = 3 * kQK_K, n_out = 40;
     std::mt19937 rng(11);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     std::vector<float> wf(size_t(n_in * n_out));
@@ -199,7 +200,8 @@ TEST_P(BatchOrder, MatmulSumsEachRowInLlamaCppsOrder) {
     auto be = make_cpu_backend({2});
     const Tensor w =
         be->weight(type, n_in, n_out, wq.data(), WeightBytes::caller, WeightUse::matmul);
-    for (int64_t n : {1, 3, 4, 5, 7, 8, 9, 12, 15, 17, 23}) {
+    // With AMX: 16-row tiles, then the AVX-512 tile for what is left.
+    for (int64_t n : {1, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 23, 32, 37}) {
         std::vector<float> xf(size_t(n * n_in));
         for (float& v : xf) v = normal(rng);
         Tensor x = be->alloc(GgmlType::f32, n_in, n);

@@ -122,6 +122,7 @@ class CpuBackend final : public Backend {
         // tile sums in vec_dot_batch's order where there is one.
         const int64_t n_batch = k->vec_dot_batch ? cpu::batch_order_rows(k->batch_order, n) : 0;
         const cpu::MatmulTileEntry* tiles = cpu::matmul_tiles(w.type);
+        const cpu::MatmulTileEntry* narrow = cpu::matmul_narrow_tiles(w.type);
         const cpu::MatmulTileEntry* gemv = cpu::matmul_gemv(w.type);  // vec_dot's order
         // Whole tiles of weight rows per chunk (matmul_items), so only the
         // matrix's own last rows are left for the dot products.
@@ -131,11 +132,15 @@ class CpuBackend final : public Backend {
             begin *= items.rows;
             end = std::min(w.n_rows, end * items.rows);
             if (n_batch > 0)
-                multiply_rows(tiles, nullptr, k->vec_dot_batch, y, w, act_row, 0, n_batch, begin,
-                              end);
-            if (n_batch < n)
-                multiply_rows(k->vec_dot_batch ? nullptr : tiles, gemv, k->vec_dot, y, w, act_row,
-                              n_batch, n, begin, end);
+                multiply_tiled(tiles, narrow, nullptr, k->vec_dot_batch, y, w, act_row, 0, n_batch,
+                               begin, end);
+            if (n_batch < n) {
+                if (k->vec_dot_batch)
+                    multiply_rows(nullptr, gemv, k->vec_dot, y, w, act_row, n_batch, n, begin, end);
+                else
+                    multiply_tiled(tiles, narrow, gemv, k->vec_dot, y, w, act_row, n_batch, n,
+                                   begin, end);
+            }
         });
     }
 
@@ -181,6 +186,22 @@ class CpuBackend final : public Backend {
     // activations in blocks that stay in L2 while the thread's weight rows pass by (prepared for
     // the tile first where it has its own layout); leftover rows and columns go through dot, whose
     // order the tile's is.
+    // multiply_rows with the wide tiles (AMX: 16 activation rows) in whole
+    // tiles and the narrow ones (matmul_narrow_tiles) for the rows left, so
+    // that a prompt's last n % 16 tokens, or a prompt of 8-15, do not fall
+    // to one-row dot products.
+    void multiply_tiled(const cpu::MatmulTileEntry* tiles, const cpu::MatmulTileEntry* narrow,
+                        const cpu::MatmulTileEntry* gemv, cpu::VecDotFn dot, const Tensor& y,
+                        const Tensor& w, size_t act_row, int64_t r_begin, int64_t r_end,
+                        int64_t begin, int64_t end) {
+        int64_t whole = r_end;
+        if (tiles && narrow)
+            whole = r_begin + (r_end - r_begin) / tiles->act_rows * tiles->act_rows;
+        multiply_rows(tiles, gemv, dot, y, w, act_row, r_begin, whole, begin, end);
+        if (whole < r_end)
+            multiply_rows(narrow, gemv, dot, y, w, act_row, whole, r_end, begin, end);
+    }
+
     void multiply_rows(const cpu::MatmulTileEntry* tiles, const cpu::MatmulTileEntry* gemv,
                        cpu::VecDotFn dot, const Tensor& y, const Tensor& w, size_t act_row,
                        int64_t r_begin, int64_t r_end, int64_t begin, int64_t end) {

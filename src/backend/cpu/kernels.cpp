@@ -57,6 +57,14 @@ const MatmulTileEntry* matmul_tiles(GgmlType weight_type) {
                                   [&](Isa isa) { return isa_matmul_tiles(isa, weight_type); });
 }
 
+const MatmulTileEntry* matmul_narrow_tiles(GgmlType weight_type) {
+    if (active_isa() != Isa::amx || !isa_matmul_tiles(Isa::amx, weight_type)) return nullptr;
+    for (Isa isa : {Isa::avx512, Isa::avx2}) {
+        if (const MatmulTileEntry* e = isa_matmul_tiles(isa, weight_type)) return e;
+    }
+    return nullptr;
+}
+
 const MatmulTileEntry* isa_matmul_gemv(Isa isa, GgmlType weight_type) {
     if (isa != Isa::avx512) return nullptr;
     for (const MatmulTileEntry& e : avx512_gemv_table()) {

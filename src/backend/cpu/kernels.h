@@ -212,6 +212,10 @@ const MatmulKernel* matmul_kernel(GgmlType weight_type);
 // isa_matmul_tiles is one ISA's own, for tests.
 const MatmulTileEntry* matmul_tiles(GgmlType weight_type);
 const MatmulTileEntry* isa_matmul_tiles(Isa isa, GgmlType weight_type);
+// For the rows left after matmul_tiles()'s whole tiles where those are
+// AMX's (16 activation rows): the AVX-512 (or AVX2) tile, or nullptr. Its
+// sums are the same bit for bit.
+const MatmulTileEntry* matmul_narrow_tiles(GgmlType weight_type);
 // The same for fewer activation rows than the tile takes: tiles of one
 // activation row for the types whose rows all take vec_dot's order, or
 // nullptr (then vec_dot runs).
