@@ -76,9 +76,9 @@ void top_k_candidates(std::span<const float> logits, size_t k, std::vector<Sampl
     // One pass with a running bar: a logit enters only above the k-th best
     // so far, and the kept ones are cut back to k whenever they reach 4k
     // (plus some). On a 256K vocabulary this reads the logits once instead
-    // of copying and heap-sorting 3 MB of candidates (1.6 ms a token, Gemma 3).
+    // of copying and heap-sorting 3 MB of candidates (1.45 ms a token, Gemma 3).
     // A logit equal to the bar ranks after every kept one of that value (its
-    // id is higher), so it cannot enter.
+    // id is higher), so it cannot enter; nor can NaN.
     const size_t cap = 4 * k + 256;
     float bar = -std::numeric_limits<float>::infinity();
     constexpr size_t kStride = 64;  // logits checked at once, in a loop the compiler vectorises
@@ -113,7 +113,8 @@ int32_t Sampler::sample(std::span<float> logits) {
         top_k_candidates(logits, size_t(params_.top_k), candidates_);
     } else {
         for (size_t i = 0; i < logits.size(); ++i) {
-            if (logits[i] != -std::numeric_limits<float>::infinity())
+            // Not NaN either: std::sort needs an order.
+            if (logits[i] > -std::numeric_limits<float>::infinity())
                 candidates_.push_back({int32_t(i), logits[i], 0});
         }
         std::sort(candidates_.begin(), candidates_.end(), ranks_before);

@@ -32,8 +32,8 @@ struct SamplerCandidate {
     float p;
 };
 
-// The k highest logits (fewer where fewer are above -inf) as candidates,
-// highest first, equal logits by id; p is 0.
+// The k highest logits (fewer where fewer are above -inf; NaN never) as
+// candidates, highest first, equal logits by id; p is 0.
 void top_k_candidates(std::span<const float> logits, size_t k, std::vector<SamplerCandidate>& out);
 
 // Throws Error(invalid_argument) naming the parameter when one is out of range.

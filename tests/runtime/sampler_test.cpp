@@ -59,6 +59,24 @@ TEST(TopKCandidates, EveryLogitRaisingTheBar) {
             EXPECT_EQ(top_k_ids(*logits, k), ranked_ids(*logits, k)) << "k " << k;
 }
 
+TEST(Sampler, NanLogitsAreNeverDrawn) {
+    std::vector<float> logits(1000, std::numeric_limits<float>::quiet_NaN());
+    logits[123] = 0.5f;
+    logits[456] = 0.25f;
+    for (int top_k : {0, 40}) {
+        SamplerParams p;
+        p.top_k = top_k;
+        p.top_p = 1.0f;
+        p.min_p = 0.0f;
+        Sampler sampler(p);
+        for (int i = 0; i < 20; ++i) {
+            std::vector<float> copy = logits;
+            const int32_t id = sampler.sample(copy);
+            EXPECT_TRUE(id == 123 || id == 456) << "top_k " << top_k << ": " << id;
+        }
+    }
+}
+
 TEST(TopKCandidates, NothingAboveMinusInfinity) {
     std::vector<float> logits(1000, -std::numeric_limits<float>::infinity());
     EXPECT_TRUE(top_k_ids(logits, 40).empty());

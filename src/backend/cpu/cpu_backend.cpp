@@ -180,12 +180,6 @@ class CpuBackend final : public Backend {
         });
     }
 
-    // Weight rows [begin, end) against activation rows [r_begin, r_end), in
-    // TW x TA tiles (the tile's weight and activation rows; gemv's when there are fewer rows
-    // than the tile takes) where there is a tile kernel, the
-    // activations in blocks that stay in L2 while the thread's weight rows pass by (prepared for
-    // the tile first where it has its own layout); leftover rows and columns go through dot, whose
-    // order the tile's is.
     // multiply_rows with the wide tiles (AMX: 16 activation rows) in whole
     // tiles and the narrow ones (matmul_narrow_tiles) for the rows left, so
     // that a prompt's last n % 16 tokens, or a prompt of 8-15, do not fall
@@ -202,6 +196,12 @@ class CpuBackend final : public Backend {
             multiply_rows(narrow, gemv, dot, y, w, act_row, whole, r_end, begin, end);
     }
 
+    // Weight rows [begin, end) against activation rows [r_begin, r_end), in
+    // TW x TA tiles (the tile's weight and activation rows; gemv's when there are fewer rows
+    // than the tile takes) where there is a tile kernel, the
+    // activations in blocks that stay in L2 while the thread's weight rows pass by (prepared for
+    // the tile first where it has its own layout); leftover rows and columns go through dot, whose
+    // order the tile's is.
     void multiply_rows(const cpu::MatmulTileEntry* tiles, const cpu::MatmulTileEntry* gemv,
                        cpu::VecDotFn dot, const Tensor& y, const Tensor& w, size_t act_row,
                        int64_t r_begin, int64_t r_end, int64_t begin, int64_t end) {
@@ -550,7 +550,8 @@ class CpuBackend final : public Backend {
     // a 1-thread Gemma 3 decode (perf). A layer's KV cache, prefetched the
     // same way, changed nothing measurable at 64 slots.
     void note_small_read(const void* p, size_t bytes, int64_t n) {
-        if (n <= 4) small_reads_.push_back({static_cast<const char*>(p), bytes});
+        if (n <= 4 && small_reads_.size() < 64)  // a few per layer; bounded whatever the caller
+            small_reads_.push_back({static_cast<const char*>(p), bytes});
     }
     void prefetch_small_reads_after(const Tensor& w) {
         const auto reads = small_reads_after_.find(w.data);
