@@ -397,6 +397,21 @@ class CpuBackend final : public Backend {
                    const AttentionParams& p) override;
 
   private:
+    // Each position's cos and sin of every rotated pair, for one set of RoPE
+    // parameters and one list of positions: a forward asks for the same ones
+    // for q and k in every layer (cos and sin were 3.4% of a Gemma 3 pp128).
+    struct RopeTable {
+        RopeParams params;
+        std::vector<float> freq_factors;
+        std::vector<int32_t> positions;
+        std::vector<float> cos_sin;  // per position, the pairs' cosines, then their sines
+    };
+    static constexpr size_t kRopeTables = 4;
+    std::deque<RopeTable> rope_tables_;
+    const std::vector<float>& rope_table(std::span<const int32_t> positions, const RopeParams& p);
+
+  public:
+  private:
     // 64-byte aligned, freed with the backend. Large ones are anonymous
     // mappings (glibc's malloc maps them), so a repacked weight's pages
     // count once.
@@ -692,8 +707,71 @@ float rope_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
            (2 * std::log(base));
 }
 
+// One head's RoPE: pair j is elements j and j + n_pairs (NeoX) or 2j and
+// 2j + 1, rotated by cos[j], sin[j] with the multiply-adds fused where
+// llama.cpp's build fuses them (GCC contracts its x0*cos - x1*sin). Compiled
+// twice: this file is built for any x86-64, where std::fma is a libm call
+// (two per pair were most of RoPE's time), and with FMA, where it is one
+// instruction with the same result.
+[[gnu::always_inline]] inline void rotate_pairs(float* v, int n_pairs, bool neox, const float* cos,
+                                                const float* sin) {
+    float* second = neox ? v + n_pairs : v + 1;
+    const int stride = neox ? 1 : 2;
+    for (int j = 0; j < n_pairs; ++j) {
+        const float x0 = v[j * stride], x1 = second[j * stride];
+        v[j * stride] = std::fma(x0, cos[j], -(x1 * sin[j]));
+        second[j * stride] = std::fma(x0, sin[j], x1 * cos[j]);
+    }
+}
+
+[[gnu::target("avx2,fma")]] void rotate_pairs_fma(float* v, int n_pairs, bool neox,
+                                                  const float* cos, const float* sin) {
+    rotate_pairs(v, n_pairs, neox, cos, sin);
+}
+
 void CpuBackend::rope(const Tensor& x, int n_head, int head_dim, std::span<const int32_t> positions,
                       const RopeParams& p) {
+    const bool fma_ok = isa_ >= cpu::Isa::avx2;  // that level requires FMA (cpu_features.cpp)
+    const std::vector<float>& table = rope_table(positions, p);
+    const int n_pairs = p.n_rot / 2;
+    for_rows(int64_t(positions.size()), [&](int64_t r) {
+        const float* cos = table.data() + r * p.n_rot;  // then the n_pairs sines
+        const float* sin = cos + n_pairs;
+        for (int h = 0; h < n_head; ++h) {
+            float* v = x.row(r) + int64_t(h) * head_dim;
+            if (fma_ok)
+                rotate_pairs_fma(v, n_pairs, p.layout == RopeLayout::neox, cos, sin);
+            else
+                rotate_pairs(v, n_pairs, p.layout == RopeLayout::neox, cos, sin);
+        }
+    });
+}
+
+const std::vector<float>& CpuBackend::rope_table(std::span<const int32_t> positions,
+                                                 const RopeParams& p) {
+    auto same = [&](const RopeTable& t) {
+        const RopeParams& q = t.params;
+        return q.n_rot == p.n_rot && q.freq_base == p.freq_base && q.freq_scale == p.freq_scale &&
+               q.ext_factor == p.ext_factor && q.attn_factor == p.attn_factor &&
+               q.beta_fast == p.beta_fast && q.beta_slow == p.beta_slow &&
+               q.n_ctx_orig == p.n_ctx_orig &&
+               std::equal(t.freq_factors.begin(), t.freq_factors.end(), p.freq_factors.begin(),
+                          p.freq_factors.end()) &&
+               std::equal(t.positions.begin(), t.positions.end(), positions.begin(),
+                          positions.end());
+    };
+    for (const RopeTable& t : rope_tables_)
+        if (same(t)) return t.cos_sin;
+    // Least recently made first out: a model has a few sets of RoPE
+    // parameters (Gemma 3: its local and global layers'), each asked for by
+    // q and k in every layer of that kind.
+    if (rope_tables_.size() == kRopeTables) rope_tables_.pop_front();
+    RopeTable& t = rope_tables_.emplace_back();
+    t.params = p;
+    t.params.freq_factors = {};  // the copy below is compared, not the caller's memory
+    t.freq_factors.assign(p.freq_factors.begin(), p.freq_factors.end());
+    t.positions.assign(positions.begin(), positions.end());
+    t.cos_sin.resize(positions.size() * size_t(p.n_rot));
     const float theta_scale = std::pow(p.freq_base, -2.0f / float(p.n_rot));
     float corr_low = 0, corr_high = 0;
     if (p.ext_factor != 0) {
@@ -704,10 +782,10 @@ void CpuBackend::rope(const Tensor& x, int n_head, int head_dim, std::span<const
                      std::ceil(rope_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_slow, p.freq_base)));
     }
     for_rows(int64_t(positions.size()), [&](int64_t r) {
-        float* row = x.row(r);
-        float theta_base = float(positions[r]);
+        float* cs = t.cos_sin.data() + r * p.n_rot;
+        float theta_base = float(positions[size_t(r)]);
         for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
-            const float ff = p.freq_factors.empty() ? 1.0f : p.freq_factors[i0 / 2];
+            const float ff = p.freq_factors.empty() ? 1.0f : p.freq_factors[size_t(i0 / 2)];
             const float theta_extrap = theta_base / ff;
             const float theta_interp = p.freq_scale * theta_extrap;
             float theta = theta_interp, mscale = p.attn_factor;
@@ -716,19 +794,12 @@ void CpuBackend::rope(const Tensor& x, int n_head, int head_dim, std::span<const
                 theta = theta_interp * (1 - mix) + theta_extrap * mix;
                 mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
             }
-            const float c = std::cos(theta) * mscale, s = std::sin(theta) * mscale;
-            for (int h = 0; h < n_head; ++h) {
-                float* v = row + int64_t(h) * head_dim;
-                const int a = p.layout == RopeLayout::neox ? i0 / 2 : i0;
-                const int b = p.layout == RopeLayout::neox ? i0 / 2 + p.n_rot / 2 : i0 + 1;
-                const float x0 = v[a], x1 = v[b];
-                // Fused where llama.cpp's build fuses (GCC contracts its x0*cos - x1*sin).
-                v[a] = std::fma(x0, c, -(x1 * s));
-                v[b] = std::fma(x0, s, x1 * c);
-            }
+            cs[i0 / 2] = std::cos(theta) * mscale;
+            cs[p.n_rot / 2 + i0 / 2] = std::sin(theta) * mscale;
             theta_base *= theta_scale;
         }
     });
+    return t.cos_sin;
 }
 
 void CpuBackend::attention(const Tensor& out, const Tensor& q, const Tensor& k_cache,
