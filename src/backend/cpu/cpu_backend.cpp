@@ -397,21 +397,6 @@ class CpuBackend final : public Backend {
                    const AttentionParams& p) override;
 
   private:
-    // Each position's cos and sin of every rotated pair, for one set of RoPE
-    // parameters and one list of positions: a forward asks for the same ones
-    // for q and k in every layer (cos and sin were 3.4% of a Gemma 3 pp128).
-    struct RopeTable {
-        RopeParams params;
-        std::vector<float> freq_factors;
-        std::vector<int32_t> positions;
-        std::vector<float> cos_sin;  // per position, the pairs' cosines, then their sines
-    };
-    static constexpr size_t kRopeTables = 4;
-    std::deque<RopeTable> rope_tables_;
-    const std::vector<float>& rope_table(std::span<const int32_t> positions, const RopeParams& p);
-
-  public:
-  private:
     // 64-byte aligned, freed with the backend. Large ones are anonymous
     // mappings (glibc's malloc maps them), so a repacked weight's pages
     // count once.
@@ -494,6 +479,7 @@ class CpuBackend final : public Backend {
                 const int count = int(std::min<int64_t>(kChains, end - s));
                 float* v[kChains];
                 double sum[kChains] = {};
+                // Past the last span, its chain again: read, not written.
                 for (int k = 0; k < kChains; ++k) v[k] = span(s + std::min(k, count - 1));
                 for (int64_t i = 0; i < n; ++i)
                     for (int k = 0; k < kChains; ++k) sum[k] += double(v[k][i] * v[k][i]);
@@ -661,6 +647,19 @@ class CpuBackend final : public Backend {
     // those read after each one.
     std::vector<std::pair<const char*, size_t>> small_reads_;
     std::unordered_map<const void*, std::vector<std::pair<const char*, size_t>>> small_reads_after_;
+    // Each position's cos and sin of every rotated pair, for one set of RoPE
+    // parameters and one list of positions: a forward asks for the same ones
+    // for q and k in every layer (cos and sin were 3.4% of a Gemma 3 pp128).
+    struct RopeTable {
+        RopeParams params;
+        std::vector<float> freq_factors;
+        std::vector<int32_t> positions;
+        std::vector<float> cos_sin;  // per position, the pairs' cosines, then their sines
+    };
+    static constexpr size_t kRopeTables = 4;
+    std::deque<RopeTable> rope_tables_;
+    const std::vector<float>& rope_table(std::span<const int32_t> positions, const RopeParams& p);
+
     // linear: each thread's packed weight panel (cpu::FloatGemm)
     struct PanelBuffer {
         std::unique_ptr<float, AlignedFree> data;

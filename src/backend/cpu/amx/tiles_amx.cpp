@@ -41,28 +41,40 @@ struct PreparedQ4KBlock {
     int16_t bsum_pairs[4][kRows][2];
 };
 
+// Fills the prepared blocks (a PreparedQ4KBlock or PreparedQ6KBlock per 256
+// elements) of 16 activation rows: the sub-blocks of kSub elements as B
+// (b[s][k][4 t + e] = token t's quant kSub s + 4 k + e) and d, and through
+// more(block, t, activation block) whatever else the tile reads.
+template <int kSub, class Prepared, class More>
+void prepare_blocks(int64_t n, const void* va, size_t as, void* group, More&& more) {
+    auto* out = static_cast<Prepared*>(group);
+    for (int t = 0; t < kRows; ++t) {
+        const auto* row =
+            reinterpret_cast<const BlockQ8_K*>(static_cast<const char*>(va) + as * size_t(t));
+        for (int64_t i = 0; i < n / kQK_K; ++i) {
+            Prepared& p = out[i];
+            for (int s = 0; s < kQK_K / kSub; ++s)
+                for (int k = 0; k < kSub / 4; ++k)
+                    std::memcpy(&p.b[s][k][4 * t], row[i].qs + kSub * s + 4 * k, 4);
+            p.d[t] = row[i].d;
+            more(p, t, row[i]);
+        }
+    }
+}
+
 size_t prepared_q4_k_bytes(int64_t n) {
     return size_t(n / kQK_K) * sizeof(PreparedQ4KBlock);
 }
 
 void prepare_q4_k(int64_t n, const void* va, size_t as, void* group) {
-    auto* out = static_cast<PreparedQ4KBlock*>(group);
-    for (int t = 0; t < kRows; ++t) {
-        const auto* row =
-            reinterpret_cast<const BlockQ8_K*>(static_cast<const char*>(va) + as * size_t(t));
-        for (int64_t i = 0; i < n / kQK_K; ++i) {
-            PreparedQ4KBlock& p = out[i];
-            for (int s = 0; s < 8; ++s)
-                for (int k = 0; k < 8; ++k)
-                    std::memcpy(&p.b[s][k][4 * t], row[i].qs + 32 * s + 4 * k, 4);
-            p.d[t] = row[i].d;
-            for (int c = 0; c < 4; ++c) {
-                const int16_t* bs = row[i].bsums + 4 * c;
-                p.bsum_pairs[c][t][0] = int16_t(bs[0] + bs[1]);
-                p.bsum_pairs[c][t][1] = int16_t(bs[2] + bs[3]);
-            }
-        }
-    }
+    prepare_blocks<32, PreparedQ4KBlock>(n, va, as, group,
+                                         [](PreparedQ4KBlock& p, int t, const BlockQ8_K& a) {
+                                             for (int c = 0; c < 4; ++c) {
+                                                 const int16_t* bs = a.bsums + 4 * c;
+                                                 p.bsum_pairs[c][t][0] = int16_t(bs[0] + bs[1]);
+                                                 p.bsum_pairs[c][t][1] = int16_t(bs[2] + bs[3]);
+                                             }
+                                         });
 }
 
 // tmm0, tmm1: A (low, high nibbles); tmm2, tmm3: B (the two sub-blocks);
@@ -230,18 +242,8 @@ size_t prepared_q6_k_bytes(int64_t n) {
 }
 
 void prepare_q6_k(int64_t n, const void* va, size_t as, void* group) {
-    auto* out = static_cast<PreparedQ6KBlock*>(group);
-    for (int t = 0; t < kRows; ++t) {
-        const auto* row =
-            reinterpret_cast<const BlockQ8_K*>(static_cast<const char*>(va) + as * size_t(t));
-        for (int64_t i = 0; i < n / kQK_K; ++i) {
-            PreparedQ6KBlock& p = out[i];
-            for (int s = 0; s < 16; ++s)
-                for (int k = 0; k < 4; ++k)
-                    std::memcpy(&p.b[s][k][4 * t], row[i].qs + 16 * s + 4 * k, 4);
-            p.d[t] = row[i].d;
-        }
-    }
+    prepare_blocks<16, PreparedQ6KBlock>(n, va, as, group,
+                                         [](PreparedQ6KBlock&, int, const BlockQ8_K&) {});
 }
 
 // A Q6_K block's 256 quants less 32, in element order (signed bytes). Chunk

@@ -468,20 +468,19 @@ void gemv_q4_k(int64_t n, const void* vw, size_t ws, const void* va, size_t, flo
                                               _mm512_madd_epi16(sm[1], bsum_pairs));
         __m512i sums[4];
         for (int r = 0; r < 4; ++r) {
-            __m512i sumi[2];  // two chains, half as long
+            __m512i sumi = _mm512_setzero_si512();
             for (int p = 0; p < 2; ++p) {
                 const __m512i bits = _mm512_loadu_si512(wb[r]->qs + 64 * p);
                 const __m512i q[2] = {_mm512_and_si512(bits, m4),
                                       _mm512_and_si512(_mm512_srli_epi16(bits, 4), m4)};
-                sumi[p] = _mm512_setzero_si512();
                 for (int h = 0; h < 2; ++h) {
                     const __m512i sc =
                         _mm512_permutexvar_epi16(scale_index[r % 2][2 * p + h], sm[r / 2]);
-                    sumi[p] = _mm512_dpwssd_epi32(sumi[p],
-                                                  _mm512_maddubs_epi16(q[h], act[2 * p + h]), sc);
+                    sumi =
+                        _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q[h], act[2 * p + h]), sc);
                 }
             }
-            sums[r] = _mm512_add_epi32(sumi[0], sumi[1]);
+            sums[r] = sumi;
         }
         const __m128 ad = _mm_set1_ps(a.d);
         const __m128 d = _mm_mul_ps(rows_f16([&](int r) { return wb[r]->d; }), ad);
