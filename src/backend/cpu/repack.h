@@ -118,8 +118,10 @@ struct RepackedKernel {
 
 // The loop of every ISA's RepackedGemmFn: group by group, so a group's
 // quants (n / 32 * 144 bytes) stay in L1 while the activation rows pass by
-// 4 at a time. dot(std::integral_constant<int, NA>, group, act, y) computes
-// one group's 8 outputs for NA activation rows starting at act, into y.
+// 4 at a time. dot(std::integral_constant<int, NA>, group, act, y, stream)
+// computes one group's 8 outputs for NA activation rows starting at act, into
+// y; stream is true for the first rows only, the pass that reads the group
+// from memory (and so prefetches it).
 template <class GroupDot>
 void for_each_group(const void* w, size_t group_bytes, int64_t n_groups, const void* a,
                     size_t a_stride, int64_t n_act, float* y, size_t y_stride, GroupDot&& dot) {
@@ -130,18 +132,18 @@ void for_each_group(const void* w, size_t group_bytes, int64_t n_groups, const v
         int64_t j = 0;
         for (; j + 4 <= n_act; j += 4)
             dot(std::integral_constant<int, 4>{}, group, act + a_stride * size_t(j),
-                yg + y_stride * size_t(j));
+                yg + y_stride * size_t(j), j == 0);
         const char* aj = act + a_stride * size_t(j);
         float* yj = yg + y_stride * size_t(j);
         switch (n_act - j) {
             case 3:
-                dot(std::integral_constant<int, 3>{}, group, aj, yj);
+                dot(std::integral_constant<int, 3>{}, group, aj, yj, j == 0);
                 break;
             case 2:
-                dot(std::integral_constant<int, 2>{}, group, aj, yj);
+                dot(std::integral_constant<int, 2>{}, group, aj, yj, j == 0);
                 break;
             case 1:
-                dot(std::integral_constant<int, 1>{}, group, aj, yj);
+                dot(std::integral_constant<int, 1>{}, group, aj, yj, j == 0);
                 break;
             default:
                 break;

@@ -21,24 +21,35 @@ namespace slim::cpu {
 namespace {
 
 // Software prefetch of the weight stream: the cache lines that start in
-// [p, p + bytes) + kPrefetchBytes, into L2, where [p, p + bytes) is this
-// step's share of the stream. Calls whose shares tile the stream (the blocks
-// of a row; a repacked group's blocks, each share counting its scales too)
-// prefetch every line exactly once. Decode reads every weight once, and one
-// core's hardware prefetchers alone left it at a third of the memory
-// bandwidth: Q4_0 on a 1.5B model went from 11 to 20 tokens/s at one thread
-// (Zen 5) with a prefetch 4 KiB ahead into L1. On Sapphire Rapids, 8 KiB
-// ahead into L2 beat that by 3-12% in decode on every test model at 1 and
-// 2 threads (alternating runs): a prefetch into L1 holds one of its few
-// fill buffers for the whole trip from memory. Prefetching the scales at a
-// repacked group's end too (its quants only before) took a lone Q4_0 gemv
-// on huge pages from 13.2 to 13.7 GB/s on one core; whole-model decode did
-// not change measurably.
-constexpr int kPrefetchBytes = 8192;
+// [p, p + bytes) + d, into L2, for each distance d of kPrefetchDistances,
+// where [p, p + bytes) is this step's share of the stream. Calls whose shares
+// tile the stream (the blocks of a row; a repacked group's blocks, each share
+// counting its scales too) prefetch every line once per distance. Decode
+// reads every weight once, and one core's hardware prefetchers alone left it
+// at a third of the memory bandwidth: Q4_0 on a 1.5B model went from 11 to 20
+// tokens/s at one thread (Zen 5) with a prefetch 4 KiB ahead into L1. On
+// Sapphire Rapids, 8 KiB ahead into L2 beat that by 3-12% in decode on every
+// test model at 1 and 2 threads (alternating runs): a prefetch into L1 holds
+// one of its few fill buffers for the whole trip from memory.
+//
+// Each line is asked for three times, 4, 8 and 16 KiB ahead of its use. One
+// core's pass over all of Gemma 3's matrices (alternating, Sapphire Rapids
+// VM): 12.2-12.8 GB/s with one request 8 KiB ahead, 13.6-14.3 with the same
+// line requested twice 8 KiB ahead, 13.3-15.0 with the three distances;
+// Gemma 3 decode on one thread 47.7 -> 53.8 t/s, on two 98 -> 106. The likely
+// reason: some requests are dropped while the core's queues are full, and a
+// later one for the same line gets through; one for a line already in L2
+// costs an instruction and no traffic. The three requests go out together for each line: the same
+// requests issued distance by distance over a block gained nothing (47.5).
+// The repacked kernels prefetch only in the pass over a group that reads it
+// from memory, not again for each later block of activation rows (prefill):
+// tripled requests there cost a Qwen2.5-1.5B-shaped Q8_0 pp128 13%.
+constexpr int kPrefetchDistances[] = {4096, 8192, 16384};
 inline void prefetch_weights(const void* p, size_t bytes) {
-    const uintptr_t begin = reinterpret_cast<uintptr_t>(p) + kPrefetchBytes;
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(p);
     for (uintptr_t line = (begin + 63) & ~uintptr_t(63); line < begin + bytes; line += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T1);
+        for (const int distance : kPrefetchDistances)
+            _mm_prefetch(reinterpret_cast<const char*>(line + distance), _MM_HINT_T1);
 }
 
 inline float f16(uint16_t h) {

@@ -60,7 +60,7 @@ struct IQ4_NLRepacked {
 // group's quants are unpacked once per 4 elements for all NA rows.
 template <class T, int NA>
 void group_dot(const T& traits, int64_t nb, const uint8_t* group, const char* a, size_t a_stride,
-               float* y, size_t y_stride) {
+               float* y, size_t y_stride, bool stream) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const uint8_t* scales = group + size_t(nb) * 128;
     const BlockQ8_0R* act[NA];
@@ -70,7 +70,7 @@ void group_dot(const T& traits, int64_t nb, const uint8_t* group, const char* a,
     for (auto& v : acc) v = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
         const uint8_t* qs = group + size_t(i) * 128;
-        prefetch_weights(group + size_t(i) * 144, 144);  // quants and scale
+        if (stream) prefetch_weights(group + size_t(i) * 144, 144);  // quants and scale
         __m256i sum[NA];
         for (auto& v : sum) v = _mm256_setzero_si256();
         for (int c = 0; c < 4; ++c) {
@@ -97,9 +97,9 @@ void gemm(int64_t n, const void* w, size_t group_bytes, int64_t n_groups, const 
           size_t a_stride, int64_t n_act, float* y, size_t y_stride) {
     const T traits;
     for_each_group(w, group_bytes, n_groups, a, a_stride, n_act, y, y_stride,
-                   [&](auto na, const uint8_t* group, const char* act, float* out) {
+                   [&](auto na, const uint8_t* group, const char* act, float* out, bool stream) {
                        group_dot<T, decltype(na)::value>(traits, n / 32, group, act, a_stride, out,
-                                                         y_stride);
+                                                         y_stride, stream);
                    });
 }
 

@@ -52,7 +52,7 @@ inline __m512i two_dwords(__m512i qs, int d, int e) {
 // group's quants are unpacked once per block for all NA rows.
 template <class T, int NA>
 void group_dot(const T& traits, int64_t nb, const uint8_t* group, const char* a, size_t a_stride,
-               float* y, size_t y_stride) {
+               float* y, size_t y_stride, bool stream) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const uint8_t* scales = group + size_t(nb) * 128;
     const BlockQ8_0R* act[NA];
@@ -62,7 +62,7 @@ void group_dot(const T& traits, int64_t nb, const uint8_t* group, const char* a,
     for (auto& v : acc) v = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
         const uint8_t* qs = group + size_t(i) * 128;
-        prefetch_weights(group + size_t(i) * 144, 144);  // quants and scale
+        if (stream) prefetch_weights(group + size_t(i) * 144, 144);  // quants and scale
         // Chunks 0-1 and 2-3: low nibbles are elements 4c..4c+3 of each
         // row, high nibbles 16 + 4c.. (repack.h).
         __m512i lo[2], hi[2];
@@ -96,9 +96,9 @@ void gemm(int64_t n, const void* w, size_t group_bytes, int64_t n_groups, const 
           size_t a_stride, int64_t n_act, float* y, size_t y_stride) {
     const T traits;
     for_each_group(w, group_bytes, n_groups, a, a_stride, n_act, y, y_stride,
-                   [&](auto na, const uint8_t* group, const char* act, float* out) {
+                   [&](auto na, const uint8_t* group, const char* act, float* out, bool stream) {
                        group_dot<T, decltype(na)::value>(traits, n / 32, group, act, a_stride, out,
-                                                         y_stride);
+                                                         y_stride, stream);
                    });
 }
 
@@ -156,7 +156,7 @@ void quantize_lanes(const float* x, void* y, int64_t n) {
 // fma(m, s, mins)).
 template <class T, int NA>
 void lane_group_dot(int64_t nb, const uint8_t* group, const char* a, size_t a_stride, float* y,
-                    size_t y_stride) {
+                    size_t y_stride, bool stream) {
     constexpr bool kMin = T::kType == GgmlType::q4_1;
     const uint8_t* scales = group + size_t(nb) * T::kQuantBytes;
     const BlockQ8L* act[NA];
@@ -170,7 +170,7 @@ void lane_group_dot(int64_t nb, const uint8_t* group, const char* a, size_t a_st
     for (int64_t i = 0; i < nb; ++i) {
         const uint8_t* q = group + size_t(i) * T::kQuantBytes;
         constexpr size_t kShare = T::kQuantBytes + T::kScaleBytes;  // with its scales
-        prefetch_weights(group + kShare * size_t(i), kShare);
+        if (stream) prefetch_weights(group + kShare * size_t(i), kShare);
         const uint8_t* sc = scales + T::kScaleBytes * size_t(i);
         const __m512 wd = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc)));
         __m512i u[8];
@@ -213,10 +213,10 @@ void gemm_lanes(int64_t n, const void* w, size_t group_bytes, int64_t n_groups, 
         int64_t j = 0;
         for (; j + 2 <= n_act; j += 2)
             lane_group_dot<T, 2>(n / 32, group, act + a_stride * size_t(j), a_stride,
-                                 yg + y_stride * size_t(j), y_stride);
+                                 yg + y_stride * size_t(j), y_stride, j == 0);
         if (j < n_act)
             lane_group_dot<T, 1>(n / 32, group, act + a_stride * size_t(j), a_stride,
-                                 yg + y_stride * size_t(j), y_stride);
+                                 yg + y_stride * size_t(j), y_stride, j == 0);
     }
 }
 
