@@ -44,12 +44,18 @@ namespace {
 // The repacked kernels prefetch only in the pass over a group that reads it
 // from memory, not again for each later block of activation rows (prefill):
 // tripled requests there cost a Qwen2.5-1.5B-shaped Q8_0 pp128 13%.
-constexpr int kPrefetchDistances[] = {4096, 8192, 16384};
+//
+// A kernel whose arithmetic, not the stream, bounds its decode asks once, 8
+// KiB ahead (prefetch_weights<1>): Q2_K and Q3_K's AVX2 dot products (about
+// 40% of the bandwidth) lost 9-11% to the extra requests.
+constexpr int kPrefetchDistances[] = {8192, 4096, 16384};  // the first alone for <1>
+template <int kRequests = 3>
 inline void prefetch_weights(const void* p, size_t bytes) {
+    static_assert(kRequests >= 1 && kRequests <= 3);
     const uintptr_t begin = reinterpret_cast<uintptr_t>(p);
     for (uintptr_t line = (begin + 63) & ~uintptr_t(63); line < begin + bytes; line += 64)
-        for (const int distance : kPrefetchDistances)
-            _mm_prefetch(reinterpret_cast<const char*>(line + distance), _MM_HINT_T1);
+        for (int k = 0; k < kRequests; ++k)
+            _mm_prefetch(reinterpret_cast<const char*>(line + kPrefetchDistances[k]), _MM_HINT_T1);
 }
 
 inline float f16(uint16_t h) {

@@ -368,7 +368,7 @@ float vec_dot_q2_k_q8_k(int64_t n, const void* vw, const void* va) {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
-        prefetch_weights(&w[i], sizeof(w[i]));
+        prefetch_weights<1>(&w[i], sizeof(w[i]));
         const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales));
         const __m128i scales8 = _mm_and_si128(packed, m4);
         const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), m4));
@@ -397,7 +397,7 @@ float vec_dot_q3_k_q8_k(int64_t n, const void* vw, const void* va) {
     const __m256i four = _mm256_set1_epi8(4);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / kQK_K; ++i) {
-        prefetch_weights(&w[i], sizeof(w[i]));
+        prefetch_weights<1>(&w[i], sizeof(w[i]));
         const __m128i scales8 = q3_k_scales(w[i].scales);
         const __m256i hmask = load32(w[i].hmask);
         __m256i sumi = _mm256_setzero_si256();
