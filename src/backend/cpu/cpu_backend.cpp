@@ -60,7 +60,7 @@ class CpuBackend final : public Backend {
         // the weight stream has emptied the TLB waits for a page walk. Gemma 3
         // tg64 at 1 thread, --profile: norms 73 -> 32 ms of 2.9 s.
         const bool repack =
-            n_rows > 1 && cpu::repack_supported(type, n_cols, n_rows) && cpu::repacked_kernel(type);
+            cpu::repack_supported(type, n_cols, n_rows) && cpu::repacked_kernel(type);
         if (!repack && where != WeightBytes::file_mapping) return in_place;
         const int64_t step_rows = repack ? cpu::repack_rows(type) : 1;
         const size_t step_bytes = row_bytes * size_t(step_rows);

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 
 #include "backend/cpu/repack.h"
 #include "tensor/quants.h"
@@ -39,8 +40,9 @@ namespace {
 // Gemma 3 decode on one thread 47.7 -> 53.8 t/s, on two 98 -> 106. The likely
 // reason: some requests are dropped while the core's queues are full, and a
 // later one for the same line gets through; one for a line already in L2
-// costs an instruction and no traffic. The three requests go out together for each line: the same
-// requests issued distance by distance over a block gained nothing (47.5).
+// costs an instruction and no traffic. The three requests go out together
+// for each line: the same requests issued distance by distance over a block
+// gained nothing (47.5).
 // The repacked kernels prefetch only in the pass over a group that reads it
 // from memory, not again for each later block of activation rows (prefill):
 // tripled requests there cost a Qwen2.5-1.5B-shaped Q8_0 pp128 13%.
@@ -51,7 +53,7 @@ namespace {
 constexpr int kPrefetchDistances[] = {8192, 4096, 16384};  // the first alone for <1>
 template <int kRequests = 3>
 inline void prefetch_weights(const void* p, size_t bytes) {
-    static_assert(kRequests >= 1 && kRequests <= 3);
+    static_assert(kRequests >= 1 && kRequests <= int(std::size(kPrefetchDistances)));
     const uintptr_t begin = reinterpret_cast<uintptr_t>(p);
     for (uintptr_t line = (begin + 63) & ~uintptr_t(63); line < begin + bytes; line += 64)
         for (int k = 0; k < kRequests; ++k)
